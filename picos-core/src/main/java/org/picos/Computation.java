@@ -1,0 +1,435 @@
+package org.picos;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletionException;
+
+/**
+ * A cancellable computation with a result: the cancellation token of fibers and the meeting
+ * point of everything that waits for a result.
+ *
+ * <h2>State machine</h2>
+ * <pre>
+ *   RUNNING(triggers, balance) --tryReturn(v)-----> RETURNED(v)
+ *   RUNNING(triggers, balance) --tryCancel(cause)--> CANCELED(cause)
+ *   RUNNING --tryAttach(t)--> RUNNING(t :: triggers, balance + 1)
+ *   RUNNING --detach(t)-----> RUNNING(triggers, balance - 2)      (t is signalled first)
+ *   RUNNING --attach/detach finding balance &lt; 0--> RUNNING(live triggers, live count) (gc)
+ * </pre>
+ * One CAS decides completion: exactly one of racing {@code tryReturn}/{@code tryCancel} wins,
+ * and its caller then signals, in its own thread, every trigger that was attached (in attach
+ * order, or newest first for {@link Mode#LIFO}). A trigger attached successfully is always
+ * signalled.
+ *
+ * <h2>Why detach is lazy</h2>
+ * A fiber waiting on something attaches its trigger to its own computation so that cancellation
+ * wakes it. After it wakes, the trigger is dead weight: {@link #detach} signals it and lowers the
+ * balance by two without searching the list. An attach adds one. When an attach or detach finds
+ * the balance negative it drops every signalled trigger and resets the balance to the number of
+ * survivors. Dead entries therefore never outnumber live ones by more than a constant: a
+ * computation that lives for hours while its fiber awaits millions of times stays small.
+ *
+ * <h2>Failures</h2>
+ * {@link #await()} and {@link #resultNow()} return the value, or throw the cancellation cause:
+ * a {@link RuntimeException} or {@link Error} as it is (same object, same stack), a checked
+ * exception wrapped in a {@link CompletionException}.
+ *
+ * @param <T> the type of the result
+ */
+public final class Computation<T> {
+  /** Order in which completion signals the attached triggers. */
+  public enum Mode {
+    /** Oldest attached first (the default). */
+    FIFO,
+    /** Newest attached first: for scopes whose innermost waiters should wake first. */
+    LIFO
+  }
+
+  private static final VarHandle STATE;
+
+  static {
+    try {
+      STATE = MethodHandles.lookup().findVarHandle(Computation.class, "state", Object.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  private static final Running EMPTY_FIFO = new Running(null, 0, false);
+  private static final Running EMPTY_LIFO = new Running(null, 0, true);
+
+  /** {@link Running}, {@link Returned} or {@link Canceled}. */
+  private volatile Object state;
+
+  private Computation(Object state) {
+    this.state = state;
+  }
+
+  /** A new running computation whose triggers are signalled oldest first. */
+  public static <T> Computation<T> create() {
+    return new Computation<>(EMPTY_FIFO);
+  }
+
+  /** A new running computation with the given signalling order. */
+  public static <T> Computation<T> create(Mode mode) {
+    return new Computation<>(mode == Mode.LIFO ? EMPTY_LIFO : EMPTY_FIFO);
+  }
+
+  /** A computation that has already returned {@code value}. */
+  public static <T> Computation<T> returned(T value) {
+    return new Computation<>(new Returned(value));
+  }
+
+  /** A computation that is already cancelled with {@code cause}. */
+  public static <T> Computation<T> canceled(Throwable cause) {
+    return new Computation<>(new Canceled(Objects.requireNonNull(cause, "cause")));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Completion
+
+  /** Completes with {@code value} unless already completed; returns whether this call did it. */
+  public boolean tryReturn(T value) {
+    return complete(new Returned(value));
+  }
+
+  /**
+   * Cancels with {@code cause} unless already completed; returns whether this call did it.
+   * Fibers whose computation this is are woken wherever they await (unless they forbid
+   * cancellation) and see {@code cause}.
+   *
+   * @throws NullPointerException if {@code cause} is null
+   */
+  public boolean tryCancel(Throwable cause) {
+    return complete(new Canceled(Objects.requireNonNull(cause, "cause")));
+  }
+
+  /**
+   * Calls {@code body} (always, even if already completed), then returns its value or cancels
+   * with what it threw. Returns whether the result was stored.
+   */
+  public boolean tryCapture(Callable<? extends T> body) {
+    Objects.requireNonNull(body, "body");
+    T value;
+    try {
+      value = body.call();
+    } catch (Throwable failure) {
+      return tryCancel(failure);
+    }
+    return tryReturn(value);
+  }
+
+  private boolean complete(Object done) {
+    for (;;) {
+      Object s = state;
+      if (!(s instanceof Running r)) {
+        return false;
+      }
+      if (STATE.compareAndSet(this, s, done)) {
+        signalAll(r);
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Signals every trigger of {@code r} in its order. A trigger's action that throws does not
+   * stop the others: the first failure is rethrown after all were signalled, the rest are added
+   * to it as suppressed.
+   */
+  private static void signalAll(Running r) {
+    Node list = r.triggers;
+    if (list == null) {
+      return;
+    }
+    Throwable failure = null;
+    if (r.lifo || list.next == null) {
+      for (Node n = list; n != null; n = n.next) {
+        failure = signalOne(n.trigger, failure);
+      }
+    } else {
+      int count = 0;
+      for (Node n = list; n != null; n = n.next) {
+        count++;
+      }
+      Trigger[] inOrder = new Trigger[count];
+      for (Node n = list; n != null; n = n.next) {
+        inOrder[--count] = n.trigger;
+      }
+      for (Trigger t : inOrder) {
+        failure = signalOne(t, failure);
+      }
+    }
+    if (failure != null) {
+      throw Computation.unchecked(failure);
+    }
+  }
+
+  private static Throwable signalOne(Trigger t, Throwable failure) {
+    try {
+      t.signal();
+    } catch (Throwable e) {
+      if (failure == null) {
+        return e;
+      }
+      failure.addSuppressed(e);
+    }
+    return failure;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Observation
+
+  /** Whether the computation has not completed yet. */
+  public boolean isRunning() {
+    return state instanceof Running;
+  }
+
+  /** Whether the computation was cancelled. */
+  public boolean isCanceled() {
+    return state instanceof Canceled;
+  }
+
+  /** Whether the computation completed with a value. */
+  public boolean isReturned() {
+    return state instanceof Returned;
+  }
+
+  /** The cancellation cause, or {@code null} if running or returned. */
+  public Throwable canceled() {
+    return state instanceof Canceled c ? c.cause : null;
+  }
+
+  /**
+   * Returns the value if returned, throws the cause if cancelled (see the class comment).
+   *
+   * @throws IllegalStateException if still running
+   */
+  @SuppressWarnings("unchecked")
+  public T resultNow() {
+    Object s = state;
+    if (s instanceof Returned r) {
+      return (T) r.value;
+    }
+    if (s instanceof Canceled c) {
+      throw unchecked(c.cause);
+    }
+    throw new IllegalStateException("Computation is still running; await() it instead");
+  }
+
+  /** Throws the cancellation cause if cancelled; does nothing if running or returned. */
+  public void check() {
+    if (state instanceof Canceled c) {
+      throw unchecked(c.cause);
+    }
+  }
+
+  /**
+   * Waits for the computation and returns its value or throws its cause. In a fiber this
+   * suspends; on a plain thread it blocks. A completed computation answers at once without
+   * suspending.
+   *
+   * <p>Cancellation: if the <em>awaiting</em> fiber is cancelled while waiting, its trigger is
+   * detached and the fiber's own cause is thrown, even if this computation completed meanwhile.
+   */
+  public T await() {
+    if (state instanceof Running) {
+      Trigger trigger = Trigger.create();
+      if (tryAttach(trigger)) {
+        Throwable cancel = trigger.await();
+        if (cancel != null) {
+          detach(trigger);
+          throw unchecked(cancel);
+        }
+      }
+    }
+    return resultNow();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Triggers
+
+  /**
+   * Attaches {@code trigger}, to be signalled when the computation completes.
+   *
+   * @return {@code false}, attaching nothing, if the computation has completed or the trigger is
+   *     already signalled
+   */
+  public boolean tryAttach(Trigger trigger) {
+    Objects.requireNonNull(trigger, "trigger");
+    for (;;) {
+      Object s = state;
+      if (!(s instanceof Running r) || trigger.isSignaled()) {
+        return false;
+      }
+      Running next = r.balance < 0
+          ? gc(r, trigger)
+          : new Running(new Node(trigger, r.triggers), r.balance + 1, r.lifo);
+      if (STATE.compareAndSet(this, s, next)) {
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Signals {@code trigger} (running its action now, if it has one and was not signalled) and
+   * forgets it. Removal is lazy (see the class comment); it never searches the list.
+   */
+  public void detach(Trigger trigger) {
+    trigger.signal();
+    for (;;) {
+      Object s = state;
+      if (!(s instanceof Running r)) {
+        return;
+      }
+      Running next = r.balance < 0 ? gc(r, null) : new Running(r.triggers, r.balance - 2, r.lifo);
+      if (STATE.compareAndSet(this, s, next)) {
+        return;
+      }
+    }
+  }
+
+  /** Drops signalled triggers, keeping order; prepends {@code adding} if non-null. */
+  private static Running gc(Running r, Trigger adding) {
+    int live = 0;
+    for (Node n = r.triggers; n != null; n = n.next) {
+      if (!n.trigger.isSignaled()) {
+        live++;
+      }
+    }
+    Trigger[] keep = new Trigger[live];
+    int i = 0;
+    for (Node n = r.triggers; n != null && i < live; n = n.next) {
+      if (!n.trigger.isSignaled()) {
+        keep[i++] = n.trigger;
+      }
+    }
+    Node list = null;
+    for (int j = i - 1; j >= 0; j--) {
+      list = new Node(keep[j], list);
+    }
+    if (adding != null) {
+      list = new Node(adding, list);
+      i++;
+    }
+    return new Running(list, i, r.lifo);
+  }
+
+  /** The number of trigger entries currently held (live or awaiting lazy removal); for tests. */
+  int triggerEntries() {
+    int count = 0;
+    if (state instanceof Running r) {
+      for (Node n = r.triggers; n != null; n = n.next) {
+        count++;
+      }
+    }
+    return count;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Timeouts and cancellation propagation
+
+  /**
+   * Asks the current scheduler's timer to {@link #tryCancel cancel} this computation with
+   * {@code cause} after {@code delay}. Completing the computation first disarms the timer.
+   * Outside any scheduler a shared daemon timer thread is used.
+   *
+   * @throws IllegalArgumentException if {@code delay} is negative or too long to represent in
+   *     nanoseconds
+   * @throws NullPointerException if an argument is null
+   * @throws RuntimeException the current fiber's cancellation cause, if it is already cancelled
+   *     (and permits cancellation): the timer is then not armed
+   */
+  public void cancelAfter(Duration delay, Throwable cause) {
+    Objects.requireNonNull(delay, "delay");
+    Objects.requireNonNull(cause, "cause");
+    if (delay.isNegative()) {
+      throw new IllegalArgumentException("cancelAfter: delay must not be negative, was " + delay);
+    }
+    long nanos;
+    try {
+      nanos = delay.toNanos();
+    } catch (ArithmeticException tooLong) {
+      throw new IllegalArgumentException(
+          "cancelAfter: delay " + delay + " does not fit in a long of nanoseconds (about 292 years)");
+    }
+    Fiber fiber = Fiber.current();
+    fiber.checkCanceled();
+    if (state instanceof Running) {
+      fiber.handler.cancelAfter(fiber, this, nanos, cause);
+    }
+  }
+
+  /**
+   * Makes cancellation of {@code from} cancel {@code into} with the same cause, for as long as
+   * the returned trigger stays attached to {@code from}. Detach it from {@code from} to stop.
+   * If {@code from} has completed already, nothing is attached: a cancelled {@code from}
+   * cancels {@code into} at once; a returned one does nothing. The returned trigger is then
+   * already signalled.
+   */
+  public static Trigger attachCanceler(Computation<?> from, Computation<?> into) {
+    Objects.requireNonNull(into, "into");
+    Trigger canceler = Trigger.fromAction(() -> {
+      Throwable cause = from.canceled();
+      if (cause != null) {
+        into.tryCancel(cause);
+      }
+    });
+    if (!from.tryAttach(canceler)) {
+      canceler.signal();
+    }
+    return canceler;
+  }
+
+  /**
+   * Runs {@code action} once when the computation completes: at once, in the calling thread, if
+   * it already has; otherwise in the completing thread. Returns the trigger that carries it, so
+   * it can be {@linkplain #detach detached} (which runs the action at once, so make the action
+   * check what it needs).
+   */
+  public Trigger whenDone(Runnable action) {
+    Trigger trigger = Trigger.fromAction(action);
+    if (!tryAttach(trigger)) {
+      trigger.signal();
+    }
+    return trigger;
+  }
+
+  /**
+   * Returns {@code cause} as an unchecked exception to throw: itself if it is a
+   * {@link RuntimeException} or {@link Error}, otherwise wrapped in a {@link CompletionException}.
+   * Throwing is left to the caller: {@code throw Computation.unchecked(cause)}.
+   */
+  public static RuntimeException unchecked(Throwable cause) {
+    if (cause instanceof RuntimeException re) {
+      return re;
+    }
+    if (cause instanceof Error e) {
+      throw e;
+    }
+    return new CompletionException(cause);
+  }
+
+  @Override
+  public String toString() {
+    Object s = state;
+    String what = s instanceof Running ? "running"
+        : s instanceof Returned r ? "returned " + r.value
+        : "canceled " + ((Canceled) s).cause;
+    return "Computation[" + what + "]";
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // States
+
+  private record Node(Trigger trigger, Node next) {}
+
+  private record Running(Node triggers, int balance, boolean lifo) {}
+
+  private record Returned(Object value) {}
+
+  private record Canceled(Throwable cause) {}
+}

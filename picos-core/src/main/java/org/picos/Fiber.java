@@ -1,0 +1,369 @@
+package org.picos;
+
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+
+/**
+ * A thread of control scheduled by a Picos scheduler: a computation (its cancellation token),
+ * fiber-local storage and a cancellation mask.
+ *
+ * <h2>Operations</h2>
+ * {@link #current()}, {@link #yield()}, {@link #check()}, {@link #spawn(Fiber, Runnable)} and,
+ * through {@link Trigger#await()} and {@link Computation#cancelAfter}, the two other Picos
+ * effects, are answered by the scheduler that runs the calling fiber. Outside any scheduler they
+ * are answered on the calling thread itself: every thread has an implicit fiber of its own,
+ * {@code await} blocks the thread, {@code yield} is {@link Thread#yield()} and {@code spawn}
+ * starts a virtual thread. (OCaml Picos raises there instead; we block, so that libraries built
+ * on the core also work on plain and virtual threads.)
+ *
+ * <h2>Cancellation</h2>
+ * A fiber is cancelled by cancelling its {@link #computation()}. The fiber is woken wherever it
+ * awaits and sees the cause at its next cancellation point ({@code check}, any {@code await},
+ * {@code yield}, {@code spawn}, {@code cancelAfter}), unless it has {@linkplain #forbid forbidden}
+ * cancellation: the mask is a single flag, not a counter, and it only stops delivery; the
+ * computation itself still becomes cancelled and the cause is delivered at the first
+ * cancellation point after the mask is lifted.
+ *
+ * <h2>Failures</h2>
+ * A fiber whose main throws completes its computation with that failure (OCaml Picos treats it
+ * as fatal and stops the scheduler; we keep the scheduler running). If the computation had
+ * already completed, the failure goes to the thread's uncaught-exception handler: never lost.
+ *
+ * <h2>Threads, ThreadLocals and monitors</h2>
+ * A continuation-based fiber runs on its scheduler's carrier thread itself, so
+ * {@link Thread#currentThread()} and every {@link ThreadLocal} inside it are the carrier's,
+ * and may change across an await on a multi-threaded scheduler. Keep fiber state in
+ * {@link FiberLocal}; to carry ThreadLocal-based context (MDC, tracing) across suspensions,
+ * register a {@link ThreadContext}.
+ *
+ * <p>A fiber cannot suspend while it is <em>pinned</em>: a native frame or a class initializer on
+ * its stack, and, on JDK 21 to 23, a held monitor ({@code synchronized}). Such an await throws an
+ * {@link IllegalStateException} naming the reason, rather than hanging. On JDK 24 and later a
+ * fiber <em>can</em> suspend inside {@code synchronized} and keeps the monitor while suspended.
+ * That moves the hazard: if another fiber on the same carrier thread then blocks entering that
+ * monitor, it blocks the carrier, and the owner can never be resumed there: a deadlock.
+ * Do not hold a monitor across an await; use {@code org.picos.std.sync.Mutex}, which suspends
+ * the fiber rather than the carrier.
+ *
+ * <h2>Thread safety</h2>
+ * The operations on a {@code Fiber} object (other than reading {@link #computation()}) are for
+ * the fiber itself, or for its scheduler while the fiber is not running.
+ */
+public final class Fiber {
+  private static final Object UNSET = new Object();
+  private static final ThreadLocal<Fiber> CURRENT = new ThreadLocal<>();
+  private static volatile ThreadContext<?>[] contexts = new ThreadContext<?>[0];
+
+  private volatile Computation<?> computation;
+  private boolean forbid;
+  private Object[] locals;
+  private Object[] savedContexts;
+  /** The scheduler answering this fiber's operations; set when the fiber is spawned. */
+  Handler handler;
+  /** Scheduler-private data (for example the continuation); see {@link Handler#data}. */
+  Object data;
+
+  private Fiber(Computation<?> computation, boolean forbid) {
+    this.computation = computation;
+    this.forbid = forbid;
+  }
+
+  /**
+   * Creates a fiber that is not yet running; give it to {@link #spawn(Fiber, Runnable)}. A
+   * fiber object must be spawned at most once.
+   *
+   * @param forbid whether the fiber starts with cancellation forbidden
+   * @param computation its cancellation token; several fibers may share one
+   */
+  public static Fiber create(boolean forbid, Computation<?> computation) {
+    return new Fiber(Objects.requireNonNull(computation, "computation"), forbid);
+  }
+
+  /** Returns the calling fiber: the implicit fiber of the calling thread outside any scheduler. */
+  public static Fiber current() {
+    Fiber f = CURRENT.get();
+    if (f == null) {
+      f = new Fiber(Computation.create(), false);
+      f.handler = Handler.threads();
+      CURRENT.set(f);
+    }
+    return f;
+  }
+
+  /** Whether the calling code runs in a fiber of some scheduler (not a thread's implicit one). */
+  public static boolean inFiber() {
+    Fiber f = CURRENT.get();
+    return f != null && f.handler != Handler.threads();
+  }
+
+  /** The scheduler-side binding; see {@link Handler#mount}. */
+  static Fiber mount(Fiber fiber) {
+    Fiber previous = CURRENT.get();
+    CURRENT.set(fiber);
+    return previous;
+  }
+
+  static void unmount(Fiber previous) {
+    if (previous == null) {
+      CURRENT.remove();
+    } else {
+      CURRENT.set(previous);
+    }
+  }
+
+  /** This fiber's computation (its cancellation token). Safe from any thread. */
+  public Computation<?> computation() {
+    return computation;
+  }
+
+  /**
+   * Replaces this fiber's computation, returning the old one; used by scopes that give a fiber a
+   * narrower cancellation token for a while. Only from the fiber itself.
+   */
+  public Computation<?> setComputation(Computation<?> c) {
+    Computation<?> old = computation;
+    computation = Objects.requireNonNull(c, "computation");
+    return old;
+  }
+
+  /** Whether this fiber permits cancellation and its computation is cancelled. */
+  public boolean isCanceled() {
+    return !forbid && computation.isCanceled();
+  }
+
+  /** The cause this fiber would see at a cancellation point now, or {@code null}. */
+  public Throwable canceled() {
+    return forbid ? null : computation.canceled();
+  }
+
+  /** Whether cancellation is currently forbidden for this fiber. */
+  public boolean hasForbidden() {
+    return forbid;
+  }
+
+  /** Sets the cancellation mask and returns the previous value. Only from the fiber itself. */
+  public boolean exchangeForbid(boolean forbid) {
+    boolean old = this.forbid;
+    this.forbid = forbid;
+    return old;
+  }
+
+  void checkCanceled() {
+    Throwable cause = canceled();
+    if (cause != null) {
+      throw Computation.unchecked(cause);
+    }
+  }
+
+  /** Throws the current fiber's cancellation cause if it is cancelled and permits it. */
+  public static void check() {
+    current().checkCanceled();
+  }
+
+  /**
+   * Lets other fibers of the scheduler run, then continues. A cancellation point.
+   */
+  public static void yield() {
+    Fiber f = current();
+    f.checkCanceled();
+    f.handler.yield(f);
+    f.checkCanceled();
+  }
+
+  /**
+   * Runs {@code body} with cancellation forbidden for the current fiber (not delivered; the
+   * computation may still become cancelled), restoring the previous mask afterwards even if it
+   * throws. Nested calls are no-ops; {@link #permit} inside re-enables.
+   *
+   * @return the body's value; a checked exception thrown by it is wrapped in a
+   *     {@link java.util.concurrent.CompletionException}
+   */
+  public static <T> T forbid(Callable<T> body) {
+    return withMask(true, body);
+  }
+
+  /** Runs {@code body} with cancellation permitted; the converse of {@link #forbid}. */
+  public static <T> T permit(Callable<T> body) {
+    return withMask(false, body);
+  }
+
+  private static <T> T withMask(boolean forbid, Callable<T> body) {
+    Objects.requireNonNull(body, "body");
+    Fiber f = current();
+    if (f.forbid == forbid) {
+      return call(body);
+    }
+    f.forbid = forbid;
+    try {
+      return call(body);
+    } finally {
+      f.forbid = !forbid;
+    }
+  }
+
+  static <T> T call(Callable<T> body) {
+    try {
+      return body.call();
+    } catch (Exception e) {
+      throw Computation.unchecked(e);
+    }
+  }
+
+  /**
+   * Starts {@code fiber} running {@code main} on the current fiber's scheduler. All or nothing:
+   * if this returns, {@code main} will be called (even if the new fiber's computation is already
+   * cancelled); if it throws, {@code main} is never called. A cancellation point: a cancelled
+   * caller gets its cause and nothing is started.
+   *
+   * <p>If {@code main} throws, the failure cancels the fiber's computation (or, if that has
+   * completed, goes to the thread's uncaught-exception handler).
+   *
+   * @throws IllegalStateException if the scheduler is closed
+   */
+  public static void spawn(Fiber fiber, Runnable main) {
+    Objects.requireNonNull(fiber, "fiber");
+    Objects.requireNonNull(main, "main");
+    if (fiber.handler != null) {
+      throw new IllegalStateException("Fiber.spawn: this fiber was already spawned; create a new one");
+    }
+    Fiber parent = current();
+    parent.checkCanceled();
+    fiber.inheritContexts();
+    parent.handler.spawn(parent, fiber, main);
+  }
+
+  /**
+   * Starts a child fiber with a computation of its own, running {@code body}; returns that
+   * computation, which completes with the body's value or failure. Cancel it to cancel the
+   * child. The child runs on the current fiber's scheduler.
+   */
+  public static <T> Computation<T> spawn(Callable<T> body) {
+    Objects.requireNonNull(body, "body");
+    Computation<T> c = Computation.create();
+    spawn(Fiber.create(false, c), () -> c.tryCapture(body));
+    return c;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Fiber-local storage (used by FiberLocal)
+
+  Object local(int index) {
+    Object[] l = locals;
+    return l != null && index < l.length ? l[index] : UNSET;
+  }
+
+  void setLocal(int index, Object value) {
+    Object[] l = locals;
+    if (l == null) {
+      l = locals = newLocals(Math.max(8, index + 1));
+    } else if (index >= l.length) {
+      int size = l.length;
+      l = locals = Arrays.copyOf(l, Math.max(size * 2, index + 1));
+      Arrays.fill(l, size, l.length, UNSET);
+    }
+    l[index] = value;
+  }
+
+  private static Object[] newLocals(int size) {
+    Object[] l = new Object[size];
+    Arrays.fill(l, UNSET);
+    return l;
+  }
+
+  void clearLocal(int index) {
+    Object[] l = locals;
+    if (l != null && index < l.length) {
+      l[index] = UNSET;
+    }
+  }
+
+  static boolean isUnset(Object value) {
+    return value == UNSET;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // ThreadLocal-based context carried across suspensions
+
+  /**
+   * Carries ThreadLocal-based context (MDC, tracing spans, security context) with a fiber
+   * across suspensions, for continuation-based schedulers whose fibers run on shared carrier
+   * threads. {@link #capture()} reads the context of the calling thread; {@link #restore}
+   * installs a captured one. Around every run of a fiber on a carrier the scheduler captures
+   * the carrier's context and restores the fiber's; when the fiber suspends it captures the
+   * fiber's and restores the carrier's. A spawned fiber starts with its parent's context.
+   * Register with {@link Fiber#registerThreadContext}; both methods must be cheap and must not
+   * throw.
+   *
+   * @param <S> the captured state
+   */
+  public interface ThreadContext<S> {
+    /** Reads the calling thread's context. */
+    S capture();
+
+    /** Installs {@code state} (captured earlier; may be null) as the calling thread's context. */
+    void restore(S state);
+  }
+
+  /** Registers a {@link ThreadContext} for every fiber spawned from now on. */
+  public static synchronized void registerThreadContext(ThreadContext<?> context) {
+    Objects.requireNonNull(context, "context");
+    ThreadContext<?>[] now = contexts;
+    ThreadContext<?>[] next = Arrays.copyOf(now, now.length + 1);
+    next[now.length] = context;
+    contexts = next;
+  }
+
+  /** Removes a registered {@link ThreadContext}. */
+  public static synchronized void unregisterThreadContext(ThreadContext<?> context) {
+    ThreadContext<?>[] now = contexts;
+    contexts = Arrays.stream(now).filter(c -> c != context).toArray(ThreadContext<?>[]::new);
+  }
+
+  void inheritContexts() {
+    ThreadContext<?>[] cs = contexts;
+    if (cs.length != 0) {
+      Object[] saved = new Object[cs.length];
+      for (int i = 0; i < cs.length; i++) {
+        saved[i] = cs[i].capture();
+      }
+      savedContexts = saved;
+    }
+  }
+
+  /** Installs this fiber's context on the calling carrier; returns the carrier's, or null. */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  Object[] swapInContexts() {
+    Object[] mine = savedContexts;
+    if (mine == null) {
+      return null;
+    }
+    ThreadContext[] cs = contexts;
+    int n = Math.min(cs.length, mine.length);
+    Object[] carrier = new Object[n];
+    for (int i = 0; i < n; i++) {
+      carrier[i] = cs[i].capture();
+      cs[i].restore(mine[i]);
+    }
+    return carrier;
+  }
+
+  /** Saves this fiber's context and puts back the carrier's, from {@link #swapInContexts()}. */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  void swapOutContexts(Object[] carrier) {
+    if (carrier == null) {
+      return;
+    }
+    ThreadContext[] cs = contexts;
+    int n = Math.min(cs.length, carrier.length);
+    for (int i = 0; i < n; i++) {
+      savedContexts[i] = cs[i].capture();
+      cs[i].restore(carrier[i]);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Fiber[" + (handler == null ? "not spawned" : handler) + ", " + computation + "]";
+  }
+}

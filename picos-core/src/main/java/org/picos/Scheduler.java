@@ -1,0 +1,44 @@
+package org.picos;
+
+import java.util.concurrent.Callable;
+
+/**
+ * A Picos scheduler, user side: where fibers run. Create one with
+ * {@code org.picos.sched.Schedulers} or a bridge; what schedulers implement is {@link Handler}.
+ *
+ * <p>Inside a fiber, {@link Fiber#spawn} starts children on the same scheduler; these methods
+ * start root fibers from anywhere.
+ */
+public interface Scheduler extends AutoCloseable {
+  /**
+   * Runs {@code main} in a new fiber and waits for it: a plain calling thread blocks; a calling
+   * fiber (of any scheduler) suspends. Returns main's value or rethrows its failure (unchecked
+   * as is, checked wrapped in a {@link java.util.concurrent.CompletionException}).
+   *
+   * @throws IllegalStateException if the scheduler is closed
+   */
+  default <T> T run(Callable<T> main) {
+    return start(main).await();
+  }
+
+  /**
+   * Starts {@code main} in a new fiber and returns at once with its computation, which completes
+   * with main's value or failure. Cancel the computation to cancel the fiber.
+   *
+   * @throws IllegalStateException if the scheduler is closed
+   */
+  <T> Computation<T> start(Callable<T> main);
+
+  /**
+   * Closes the scheduler: new work is refused, every live fiber's computation is cancelled with
+   * a {@link SchedulerClosedException} naming this scheduler, and the call waits until those
+   * fibers have ended and the scheduler's threads are gone (unless called from one of its own
+   * fibers, which cannot wait for itself). A fiber that forbids cancellation while waiting for
+   * something that never happens delays the close until it ends. Idempotent.
+   */
+  @Override
+  void close();
+
+  /** Whether {@link #close()} has been called. */
+  boolean isClosed();
+}

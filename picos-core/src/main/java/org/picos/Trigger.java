@@ -1,0 +1,190 @@
+package org.picos;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+
+/**
+ * A one-shot awaitable signal: the one thing a fiber ever suspends on.
+ *
+ * <h2>State machine</h2>
+ * One atomic cell, three states:
+ * <pre>
+ *   INITIAL  --signal()/dispose()--> SIGNALED
+ *   INITIAL  --onSignal(action)----> AWAITING(action)
+ *   AWAITING --signal()------------> SIGNALED   (the CAS winner runs action, once)
+ * </pre>
+ * There is no other transition; {@code SIGNALED} is final and holds no references.
+ * {@code INITIAL} is {@code null} in the cell, {@code AWAITING} is the action itself and
+ * {@code SIGNALED} a private sentinel, so a trigger is one object with one field.
+ *
+ * <h2>Who does what</h2>
+ * A library creates a trigger, publishes it to whoever will signal it (for example by
+ * {@linkplain Computation#tryAttach attaching} it to a computation or putting it in a waiter
+ * queue), then its owner calls {@link #await()} once. Anybody may {@link #signal()} it, from any
+ * thread, any number of times. {@link #onSignal(Runnable)} and {@link #dispose()} are for
+ * schedulers, which implement {@code await} (see {@link Handler}).
+ *
+ * <h2>Cancellation</h2>
+ * {@code await()} returns {@code null} when the trigger was signalled, or the cancellation cause
+ * when the awaiting fiber's computation was cancelled while it waited (and the fiber permits
+ * cancellation). The answer is decided when the fiber is resumed: a fiber that was cancelled
+ * <em>and</em> signalled gets the cause. A library that gets a cause must therefore re-check its
+ * own state (for example a mutex that already handed ownership to the cancelled waiter passes
+ * it on) and then rethrow the cause. After {@code await} returns, either way, the trigger is
+ * signalled.
+ */
+public final class Trigger {
+  private static final Object SIGNALED = new Object() {
+    @Override
+    public String toString() {
+      return "signaled";
+    }
+  };
+  private static final Trigger SIGNALED_TRIGGER = new Trigger(SIGNALED);
+  private static final VarHandle STATE;
+
+  static {
+    try {
+      STATE = MethodHandles.lookup().findVarHandle(Trigger.class, "state", Object.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** {@code null} = initial, {@link #SIGNALED}, or the {@link Runnable} of an awaiting trigger. */
+  private volatile Object state;
+
+  private Trigger(Object state) {
+    this.state = state;
+  }
+
+  /** Returns a new trigger in the initial state. */
+  public static Trigger create() {
+    return new Trigger(null);
+  }
+
+  /** Returns a shared trigger that is already signalled. */
+  public static Trigger signaled() {
+    return SIGNALED_TRIGGER;
+  }
+
+  /**
+   * Returns a new trigger already awaiting with {@code action}: signalling it runs the action
+   * once. Use it to attach a callback to a {@link Computation}; it cannot be awaited.
+   *
+   * @throws NullPointerException if {@code action} is null
+   */
+  public static Trigger fromAction(Runnable action) {
+    return new Trigger(Objects.requireNonNull(action, "action"));
+  }
+
+  /** Whether the trigger has been signalled (or disposed). Never throws. */
+  public boolean isSignaled() {
+    return state == SIGNALED;
+  }
+
+  /**
+   * Whether the trigger is still in its initial state.
+   *
+   * @throws IllegalStateException if an action is already attached (the trigger is awaited)
+   */
+  public boolean isInitial() {
+    Object s = state;
+    if (s == null) {
+      return true;
+    }
+    if (s == SIGNALED) {
+      return false;
+    }
+    throw alreadyAwaiting();
+  }
+
+  /**
+   * Signals the trigger. The first signal of an awaiting trigger runs its action synchronously
+   * in the calling thread; later signals do nothing. Safe from any thread.
+   */
+  public void signal() {
+    Object s;
+    do {
+      s = state;
+      if (s == SIGNALED) {
+        return;
+      }
+    } while (!STATE.compareAndSet(this, s, SIGNALED));
+    if (s != null) {
+      ((Runnable) s).run();
+    }
+  }
+
+  /**
+   * Scheduler side: attaches the action that resumes the awaiting fiber.
+   *
+   * @return {@code true} if the action was attached and will run on the first signal;
+   *     {@code false} if the trigger is already signalled (the action will never run: resume
+   *     the fiber yourself)
+   * @throws IllegalStateException if an action is already attached
+   * @throws NullPointerException if {@code action} is null
+   */
+  public boolean onSignal(Runnable action) {
+    Objects.requireNonNull(action, "action");
+    if (STATE.compareAndSet(this, null, action)) {
+      return true;
+    }
+    if (state == SIGNALED) {
+      return false;
+    }
+    throw alreadyAwaiting();
+  }
+
+  /**
+   * Scheduler side: moves an initial trigger to signalled without running anything, so that a
+   * fiber resumed without a signal (because it was cancelled) leaves a signalled trigger behind.
+   * Does nothing on a signalled trigger.
+   *
+   * @throws IllegalStateException if an action is attached
+   */
+  public void dispose() {
+    if (!STATE.compareAndSet(this, null, SIGNALED) && state != SIGNALED) {
+      throw new IllegalStateException("Trigger.dispose: an action is attached; use signal()");
+    }
+  }
+
+  /**
+   * Suspends the current fiber until the trigger is signalled, or until the fiber is cancelled.
+   * Only the trigger's owner may await it, once. An already signalled trigger returns
+   * {@code null} at once, without suspending and without checking cancellation.
+   *
+   * <p>Outside any scheduler the calling thread (platform or virtual) blocks instead; that is a
+   * deliberate difference from OCaml Picos, which raises there, so that every library written
+   * on these triggers also works on plain threads.
+   *
+   * @return {@code null} when signalled; the cancellation cause when the fiber was cancelled
+   *     while waiting (the caller cleans up and rethrows it)
+   * @throws IllegalStateException if the trigger is already awaited, or the fiber cannot suspend
+   *     because it is pinned to its carrier thread (the message says why and what to do), or a
+   *     plain thread may not block here (for example an event-loop thread)
+   */
+  public Throwable await() {
+    Object s = state;
+    if (s == SIGNALED) {
+      return null;
+    }
+    if (s != null) {
+      throw alreadyAwaiting();
+    }
+    Fiber fiber = Fiber.current();
+    return fiber.handler.await(fiber, this);
+  }
+
+  private static IllegalStateException alreadyAwaiting() {
+    return new IllegalStateException(
+        "Trigger is already awaited: a trigger is awaited once, by its owner; create a new one");
+  }
+
+  @Override
+  public String toString() {
+    Object s = state;
+    return "Trigger[" + (s == null ? "initial" : s == SIGNALED ? "signaled" : "awaiting") + "]";
+  }
+}

@@ -1,0 +1,157 @@
+package org.picos.sched;
+
+import org.picos.Fiber;
+import org.picos.Trigger;
+
+/**
+ * Base of the schedulers whose fibers are one-shot continuations run on carrier threads: a
+ * fiber's code runs on the carrier itself (so it sees the carrier's identity, event loop and
+ * context) and suspending costs a continuation yield, not a thread park.
+ *
+ * <h2>How a fiber runs</h2>
+ * Each fiber has a {@link Task}: its continuation plus the operation it is suspending for. A
+ * subclass decides only where a runnable task goes ({@link #schedule}). Running a task mounts
+ * the fiber on the carrier and runs the continuation until it ends or suspends:
+ * <pre>
+ *   fiber calls await(trigger): records AWAIT + trigger, yields the continuation
+ *   carrier, after the yield:   trySuspend(fiber, trigger, resumer)
+ *        true  -> nothing more; the trigger's signal runs resumer, which schedules the task
+ *                 (first in line if the fiber was cancelled)
+ *        false -> already signalled or cancelled: schedule the task again at once
+ *   fiber calls yield():        records YIELD, yields; the carrier schedules the task at the back
+ * </pre>
+ * Installing the resume action only after the continuation has yielded means a signal can never
+ * try to run a continuation that is still mounted, and a fiber that cannot yield because it is
+ * pinned has installed nothing: it gets an {@link IllegalStateException} naming the reason, and
+ * its trigger stays in its initial state.
+ */
+abstract class ContinuationScheduler extends AbstractScheduler {
+  private static final int NONE = 0;
+  private static final int AWAIT = 1;
+  private static final int YIELD = 2;
+
+  static final String FLAG = "--add-exports java.base/jdk.internal.vm=ALL-UNNAMED";
+
+  ContinuationScheduler(String name) {
+    super(name);
+    checkContinuationsAvailable();
+  }
+
+  /** Fails with a message naming the JVM flag when continuations are not accessible. */
+  static void checkContinuationsAvailable() {
+    Module base = Object.class.getModule();
+    if (!base.isExported("jdk.internal.vm", ContinuationScheduler.class.getModule())) {
+      throw new IllegalStateException("Picos fibers on continuations need the JVM flag " + FLAG
+          + " (on the java command line, in surefire's argLine, or in JDK_JAVA_OPTIONS)."
+          + " Schedulers.threadPerFiber() works without it.");
+    }
+  }
+
+  /** A fiber of this scheduler: its continuation and the operation it suspended for. */
+  final class Task implements Runnable {
+    final Fiber fiber;
+    final LoomContinuation continuation;
+    /** Where this task runs; chosen by the subclass at spawn. */
+    final Object home;
+    /** Written by the fiber before it yields, read by the carrier after. */
+    int op;
+    Trigger trigger;
+    private final Runnable resumer = this::resume;
+
+    Task(Fiber fiber, Runnable main, Object home) {
+      this.fiber = fiber;
+      this.home = home;
+      this.continuation = new LoomContinuation(() -> runMain(fiber, main));
+    }
+
+    /** Runs the fiber until it suspends or ends. */
+    @Override
+    public void run() {
+      Fiber previous = mount(fiber);
+      Object[] carrierContext = swapInContexts(fiber);
+      try {
+        continuation.run();
+      } finally {
+        swapOutContexts(fiber, carrierContext);
+        unmount(previous);
+      }
+      if (continuation.isDone()) {
+        untrack(fiber);
+        return;
+      }
+      int suspendedFor = op;
+      op = NONE;
+      if (suspendedFor == YIELD) {
+        schedule(this, false);
+      } else if (suspendedFor == AWAIT && !trySuspend(fiber, trigger, resumer)) {
+        trigger = null;
+        schedule(this, fiber.isCanceled());
+      }
+    }
+
+    /** The trigger's action: runs on the signalling thread. */
+    private void resume() {
+      Trigger t = trigger;
+      trigger = null;
+      boolean notCanceled = unsuspend(fiber, t);
+      schedule(this, !notCanceled);
+    }
+
+    @Override
+    public String toString() {
+      return "fiber task on " + name;
+    }
+  }
+
+  /**
+   * Makes {@code task} runnable: some carrier must eventually call {@code task.run()}, never two
+   * at once. {@code urgent} asks to run it before other ready tasks (a cancelled fiber).
+   */
+  abstract void schedule(Task task, boolean urgent);
+
+  /** Where a new fiber will run (an executor, a loop); {@code null} if the subclass has one place. */
+  Object placeNewFiber() {
+    return null;
+  }
+
+  @Override
+  protected final void spawn(Fiber parent, Fiber child, Runnable main) {
+    bind(child);
+    Task task = new Task(child, main, placeNewFiber());
+    setData(child, task);
+    track(child);
+    schedule(task, false);
+  }
+
+  @Override
+  protected final Throwable await(Fiber fiber, Trigger trigger) {
+    if (fiber.isCanceled()) {
+      trigger.dispose();
+      return fiber.canceled();
+    }
+    Task task = (Task) data(fiber);
+    task.trigger = trigger;
+    task.op = AWAIT;
+    String pinned = LoomContinuation.suspend(task.continuation);
+    if (pinned != null) {
+      task.op = NONE;
+      task.trigger = null;
+      throw new IllegalStateException("Fiber on " + name + " cannot suspend because " + pinned
+          + ". Move the await out of the pinning code: out of static initializers and native"
+          + " callbacks, and, on JDK 21-23, out of synchronized (use org.picos.std.sync.Mutex"
+          + " or a java.util.concurrent lock).");
+    }
+    return fiber.canceled();
+  }
+
+  @Override
+  protected final void yield(Fiber fiber) {
+    Task task = (Task) data(fiber);
+    task.op = YIELD;
+    if (LoomContinuation.suspend(task.continuation) != null) {
+      // Pinned: yielding is only a hint, so let the carrier's other threads run instead.
+      task.op = NONE;
+      Thread.yield();
+    }
+  }
+}

@@ -1,0 +1,202 @@
+package org.picos.sched;
+
+import java.lang.ref.WeakReference;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.picos.Computation;
+import org.picos.Fiber;
+
+/**
+ * Any {@link Executor} as a Picos scheduler: each slice of a fiber (from a resume to its next
+ * suspension) is one task given to the executor, so the fiber runs on the executor's threads.
+ * On a single-threaded executor (an event loop) a fiber therefore never leaves that thread.
+ * This is the base every bridge builds on; get one with {@link Schedulers#onExecutor} or
+ * {@link #builder}.
+ *
+ * <h2>Placement</h2>
+ * By default every fiber runs on the one executor. With {@link Builder#placement} each new
+ * fiber picks its own executor once (for example {@code group.next()} of an event-loop group)
+ * and stays on it for life.
+ *
+ * <h2>When the host goes away</h2>
+ * If the executor rejects a fiber's slice, or the {@linkplain Builder#shutdownWhen shutdown
+ * probe} (by default {@link ExecutorService#isShutdown()}) turns true, the scheduler closes
+ * itself: every live fiber is cancelled with a {@link org.picos.SchedulerClosedException}
+ * naming the shutdown, and since the host can no longer run them, their remaining slices run on
+ * a fallback daemon thread ({@code picos-orphans}) so that they unwind and end. Nothing is left
+ * suspended forever. The probe is polled every {@value #PROBE_MILLIS} ms on the shared timer.
+ * Bridges whose host reports its shutdown call {@link #hostClosed(String)} instead.
+ */
+public final class ExecutorScheduler extends ContinuationScheduler {
+  static final long PROBE_MILLIS = 50;
+
+  private static final Executor ORPHANS = orphanCarriers();
+
+  private final Executor executor;
+  private final Supplier<? extends Executor> placement;
+  private final Timer timer;
+  private final Runnable onStop;
+  private final Runnable awaitStopped;
+
+  private ExecutorScheduler(Builder b) {
+    super(b.name);
+    this.executor = b.executor;
+    this.placement = b.placement;
+    this.timer = b.timer;
+    this.onStop = b.onStop;
+    this.awaitStopped = b.awaitStopped;
+    BooleanSupplier probe = b.shutdownWhen;
+    if (probe == null && executor instanceof ExecutorService service) {
+      probe = service::isShutdown;
+    }
+    if (probe != null) {
+      watch(new WeakReference<>(this), probe);
+    }
+  }
+
+  /** Starts building a scheduler on {@code executor}. */
+  public static Builder builder(Executor executor) {
+    return new Builder(executor);
+  }
+
+  private static void watch(WeakReference<ExecutorScheduler> ref, BooleanSupplier probe) {
+    DEFAULT_TIMER.schedule(() -> {
+      ExecutorScheduler s = ref.get();
+      if (s == null || s.isClosed()) {
+        return;
+      }
+      if (probe.getAsBoolean()) {
+        s.hostClosed("The executor of scheduler " + s.name + " was shut down while this fiber was alive");
+      } else {
+        watch(ref, probe);
+      }
+    }, TimeUnit.MILLISECONDS.toNanos(PROBE_MILLIS));
+  }
+
+  /**
+   * Tells the scheduler that its host has shut down (or is shutting down): it closes itself,
+   * cancelling every live fiber with a {@link org.picos.SchedulerClosedException} whose message
+   * is {@code why}, without waiting for them.
+   */
+  public void hostClosed(String why) {
+    beginClose(Objects.requireNonNull(why, "why"));
+  }
+
+  @Override
+  Object placeNewFiber() {
+    return placement == null
+        ? executor
+        : Objects.requireNonNull(placement.get(), "placement returned null");
+  }
+
+  @Override
+  void schedule(Task task, boolean urgent) {
+    Executor home = (Executor) task.home;
+    try {
+      home.execute(task);
+    } catch (RejectedExecutionException rejected) {
+      hostClosed("The executor of scheduler " + name + " rejected this fiber (" + rejected.getMessage()
+          + "); it has shut down");
+      ORPHANS.execute(task);
+    }
+  }
+
+  @Override
+  protected void cancelAfter(Fiber fiber, Computation<?> computation, long nanos, Throwable cause) {
+    armTimer(timer, computation, nanos, cause);
+  }
+
+  @Override
+  void stopHost() {
+    if (onStop != null) {
+      onStop.run();
+    }
+  }
+
+  @Override
+  void awaitHostStopped() {
+    if (awaitStopped != null) {
+      awaitStopped.run();
+    }
+  }
+
+  private static Executor orphanCarriers() {
+    ThreadPoolExecutor pool = new ThreadPoolExecutor(1, 1, 1, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), r -> {
+          Thread t = new Thread(r, "picos-orphans");
+          t.setDaemon(true);
+          return t;
+        });
+    pool.allowCoreThreadTimeOut(true);
+    return pool;
+  }
+
+  /** Options of an {@link ExecutorScheduler}. */
+  public static final class Builder {
+    private final Executor executor;
+    private String name;
+    private Supplier<? extends Executor> placement;
+    private Timer timer = DEFAULT_TIMER;
+    private BooleanSupplier shutdownWhen;
+    private Runnable onStop;
+    private Runnable awaitStopped;
+
+    private Builder(Executor executor) {
+      this.executor = Objects.requireNonNull(executor, "executor");
+      this.name = "executor(" + executor + ")";
+    }
+
+    /** The name used in thread-free messages (errors, cancellation causes). */
+    public Builder name(String name) {
+      this.name = Objects.requireNonNull(name, "name");
+      return this;
+    }
+
+    /**
+     * Chooses the executor of each new fiber (root or child); the fiber stays on it for life.
+     */
+    public Builder placement(Supplier<? extends Executor> placement) {
+      this.placement = Objects.requireNonNull(placement, "placement");
+      return this;
+    }
+
+    /** The timer behind {@link Computation#cancelAfter}; by default a shared daemon thread. */
+    public Builder timer(Timer timer) {
+      this.timer = Objects.requireNonNull(timer, "timer");
+      return this;
+    }
+
+    /**
+     * A probe polled every {@value ExecutorScheduler#PROBE_MILLIS} ms: once it answers true,
+     * the host is gone and the scheduler closes itself (see the class comment). By default
+     * {@link ExecutorService#isShutdown()} when the executor is an ExecutorService.
+     */
+    public Builder shutdownWhen(BooleanSupplier probe) {
+      this.shutdownWhen = Objects.requireNonNull(probe, "probe");
+      return this;
+    }
+
+    /**
+     * What {@link ExecutorScheduler#close()} does to the host once every fiber has ended:
+     * {@code stop} must not block (it may run on the host's own thread); {@code awaitStopped}
+     * then waits, on the closing thread, until the host's threads are gone. Both may be null.
+     * By default the executor is left running: it belongs to the caller.
+     */
+    public Builder onClose(Runnable stop, Runnable awaitStopped) {
+      this.onStop = stop;
+      this.awaitStopped = awaitStopped;
+      return this;
+    }
+
+    public ExecutorScheduler build() {
+      return new ExecutorScheduler(this);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+package org.picos.sched;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadFactory;
+import org.picos.Fiber;
+import org.picos.Trigger;
+
+/**
+ * One thread per fiber, virtual by default: await parks the thread. Needs no JVM flag and
+ * suits code that calls blocking JDK APIs, at the price of a thread per fiber.
+ */
+final class ThreadPerFiberScheduler extends AbstractScheduler {
+  private final ThreadFactory factory;
+  private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
+
+  ThreadPerFiberScheduler(String name, ThreadFactory factory) {
+    super(name);
+    this.factory = factory;
+  }
+
+  @Override
+  protected Throwable await(Fiber fiber, Trigger trigger) {
+    return awaitBlocking(fiber, trigger);
+  }
+
+  @Override
+  protected void yield(Fiber fiber) {
+    Thread.yield();
+  }
+
+  @Override
+  protected void spawn(Fiber parent, Fiber child, Runnable main) {
+    bind(child);
+    Thread thread = factory.newThread(() -> {
+      mount(child);
+      Object[] previous = swapInContexts(child);
+      try {
+        runMain(child, main);
+      } finally {
+        swapOutContexts(child, previous);
+        threads.remove(Thread.currentThread());
+        untrack(child);
+      }
+    });
+    if (thread == null) {
+      throw new IllegalStateException("Scheduler " + name + ": the thread factory returned null");
+    }
+    threads.add(thread);
+    track(child);
+    thread.start();
+  }
+
+  @Override
+  void stopHost() {}
+
+  @Override
+  void awaitHostStopped() {
+    boolean interrupted = false;
+    for (Thread t : threads) {
+      while (t != Thread.currentThread() && t.isAlive()) {
+        try {
+          t.join();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
