@@ -93,7 +93,8 @@ public final class Schedulers {
   /**
    * The scheduler that work started outside any fiber runs on by default (bridges use it when
    * given no scheduler): {@link #multi(int)} sized to the available processors, created on
-   * first use, never closed.
+   * first use. It lives as long as the JVM: its {@code close()} throws
+   * {@link UnsupportedOperationException}.
    */
   public static Scheduler shared() {
     Scheduler s = shared;
@@ -101,10 +102,41 @@ public final class Schedulers {
       synchronized (Schedulers.class) {
         s = shared;
         if (s == null) {
-          s = shared = multi(Runtime.getRuntime().availableProcessors());
+          s = shared = new Shared(multi(Runtime.getRuntime().availableProcessors()));
         }
       }
     }
     return s;
+  }
+
+  /** {@link #shared()}: a scheduler nobody may close. */
+  private static final class Shared implements Scheduler {
+    private final Scheduler delegate;
+
+    Shared(Scheduler delegate) {
+      this.delegate = delegate;
+    }
+
+    @Override
+    public <T> org.picos.Computation<T> start(java.util.concurrent.Callable<T> main) {
+      return delegate.start(main);
+    }
+
+    @Override
+    public void close() {
+      throw new UnsupportedOperationException(
+          "Schedulers.shared() lives as long as the JVM and cannot be closed;"
+              + " close only the schedulers you create");
+    }
+
+    @Override
+    public boolean isClosed() {
+      return false;
+    }
+
+    @Override
+    public String toString() {
+      return "shared " + delegate;
+    }
   }
 }
