@@ -5,6 +5,7 @@ import io.reactivex.rxjava3.plugins.RxJavaPlugins;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
@@ -61,8 +62,11 @@ final class FiberFlowable<T> extends Flowable<T> {
    *   d &gt; 0      --emit (fiber)-------> d - 1, then onNext       (UNBOUNDED is never decremented)
    *   0          --emit (fiber)-------> 0: the fiber parks: publishes a fresh trigger in
    *                                     'parked', re-reads 'requested' and the token, awaits
-   *   any        --cancel()-----------> TERMINATED, after cancelling the token (which wakes the
-   *                                     fiber wherever it awaits); the subscriber is dropped
+   *   any        --cancel()-----------> TERMINATED: the first cancel() records its cause, swaps
+   *                                     in TERMINATED, drops the subscriber, then cancels the
+   *                                     token with that cause (waking the fiber wherever it
+   *                                     awaits); emit then throws that same cause, so the body
+   *                                     unwinds with it and it is recognised as no error
    *   any        --body ends (fiber)--> TERMINATED; whoever swaps TERMINATED in first wins, and
    *                                     only the fiber as winner signals onComplete/onError
    *   TERMINATED: request and cancel are no-ops; emit throws
@@ -83,12 +87,14 @@ final class FiberFlowable<T> extends Flowable<T> {
     static final long UNBOUNDED = Long.MAX_VALUE;
     private static final VarHandle REQUESTED;
     private static final VarHandle VIOLATION;
+    private static final VarHandle CANCEL_CAUSE;
 
     static {
       try {
         MethodHandles.Lookup l = MethodHandles.lookup();
         REQUESTED = l.findVarHandle(Emission.class, "requested", long.class);
         VIOLATION = l.findVarHandle(Emission.class, "violation", IllegalArgumentException.class);
+        CANCEL_CAUSE = l.findVarHandle(Emission.class, "cancelCause", CancellationException.class);
       } catch (ReflectiveOperationException e) {
         throw new ExceptionInInitializerError(e);
       }
@@ -102,6 +108,10 @@ final class FiberFlowable<T> extends Flowable<T> {
     private volatile Subscriber<? super T> downstream;
     private volatile Trigger parked;
     private volatile IllegalArgumentException violation;
+    /** Set once, by the first cancel(), before it swaps in TERMINATED. */
+    private volatile CancellationException cancelCause;
+    /** Whether the body has returned; fiber only. */
+    private boolean ended;
     /** Items emitted since the fiber last suspended; fiber only. */
     private int sinceSuspend;
 
@@ -148,10 +158,14 @@ final class FiberFlowable<T> extends Flowable<T> {
       if (requested == TERMINATED) {
         return;
       }
-      token.tryCancel(PicosRx.disposed("Flowable"));
+      CancellationException cause = PicosRx.disposed("Flowable");
+      if (!CANCEL_CAUSE.compareAndSet(this, null, cause)) {
+        return;
+      }
       if ((long) REQUESTED.getAndSet(this, TERMINATED) != TERMINATED) {
         downstream = null;
       }
+      token.tryCancel(cause);
       wake();
     }
 
@@ -178,6 +192,7 @@ final class FiberFlowable<T> extends Flowable<T> {
       } catch (Throwable t) {
         failure = t;
       }
+      ended = true;
       finish(failure);
     }
 
@@ -189,7 +204,8 @@ final class FiberFlowable<T> extends Flowable<T> {
       }
       if ((long) REQUESTED.getAndSet(this, TERMINATED) == TERMINATED) {
         if (failure != null) {
-          PicosRx.undeliverable(token, failure);
+          CancellationException cause = cancelCause;
+          PicosRx.undeliverable(cause != null ? cause : token.canceled(), failure);
         }
         return;
       }
@@ -210,13 +226,15 @@ final class FiberFlowable<T> extends Flowable<T> {
     public void emit(T item) {
       Objects.requireNonNull(item, PicosRx.NULL_ITEM);
       for (;;) {
-        PicosRx.throwIfCanceled(token);
         long r = requested;
         if (r == TERMINATED) {
-          // Cancelled (the token check above raced with cancel) or ended.
-          PicosRx.throwIfCanceled(token);
-          throw new IllegalStateException(PicosRx.EMIT_AFTER_END);
+          CancellationException cause = cancelCause;
+          if (cause == null || ended) {
+            throw new IllegalStateException(PicosRx.EMIT_AFTER_END);
+          }
+          throw cause;
         }
+        PicosRx.throwIfCanceled(token);
         if (r == 0) {
           park();
           continue;

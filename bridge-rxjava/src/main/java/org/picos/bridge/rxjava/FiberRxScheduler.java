@@ -135,7 +135,7 @@ final class FiberRxScheduler extends io.reactivex.rxjava3.core.Scheduler {
       try {
         run.run();
       } catch (Throwable failure) {
-        PicosRx.undeliverable(token, failure);
+        PicosRx.undeliverable(token.canceled(), failure);
       } finally {
         token.tryReturn(null);
         forget();

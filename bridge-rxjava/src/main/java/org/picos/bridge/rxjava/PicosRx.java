@@ -668,17 +668,16 @@ public final class PicosRx {
   /** Hands {@code failure} to the subscriber, or to RxJavaPlugins if it has gone. */
   private static void fail(Computation<?> token, Throwable failure, Predicate<Throwable> tryOnError) {
     if (!tryOnError.test(failure)) {
-      undeliverable(token, failure);
+      undeliverable(token.canceled(), failure);
     }
   }
 
   /**
    * A failure that no subscriber can receive: it goes to {@link RxJavaPlugins#onError}, unless
-   * it is the token's own cancellation cause (or caused by it), rethrown by a body unwinding
-   * after its subscriber disposed, which is no error.
+   * it is {@code cause}, the cancellation that stopped the work (or is caused by it), rethrown
+   * by a body unwinding after its subscriber disposed, which is no error.
    */
-  static void undeliverable(Computation<?> token, Throwable failure) {
-    Throwable cause = token.canceled();
+  static void undeliverable(Throwable cause, Throwable failure) {
     int depth = 0;
     for (Throwable t = failure; t != null && depth < 32; t = t.getCause(), depth++) {
       if (t == cause) {
