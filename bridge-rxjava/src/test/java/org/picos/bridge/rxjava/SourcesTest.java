@@ -430,6 +430,30 @@ class SourcesTest {
   }
 
   @Test
+  void aLongBodyYieldsSoOtherFibersOfItsSchedulerRun() {
+    // On one FIFO carrier the fiber spawned by the body can only run when the body yields.
+    try (Scheduler fifo = Schedulers.fifo()) {
+      for (boolean backpressured : new boolean[] {false, true}) {
+        AtomicLong emitted = new AtomicLong();
+        AtomicLong otherRanAfter = new AtomicLong(-1);
+        FiberEmitter.Body<Integer> body = e -> {
+          Fiber.spawn(() -> otherRanAfter.compareAndSet(-1, emitted.get()));
+          for (int i = 0; i < 1000; i++) {
+            e.emit(i);
+            emitted.incrementAndGet();
+          }
+        };
+        long count = fifo.run(() -> backpressured
+            ? PicosRx.await(PicosRx.flowable(body).count())
+            : PicosRx.await(PicosRx.observable(body).count()));
+        assertEquals(1000, count);
+        assertEquals(PicosRx.YIELD_EVERY - 1, otherRanAfter.get(),
+            "the other fiber ran at the body's first yield, inside emit #" + PicosRx.YIELD_EVERY);
+      }
+    }
+  }
+
+  @Test
   void observableFailureIsTheOriginalException() {
     IOException boom = new IOException("boom");
     PicosRx.<Integer>observable(scheduler, e -> {
