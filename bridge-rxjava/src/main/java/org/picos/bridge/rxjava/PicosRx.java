@@ -304,7 +304,11 @@ public final class PicosRx {
           return;
         }
         sink.ended = true;
-        emitter.onComplete();
+        try {
+          emitter.onComplete();
+        } catch (Throwable observerFailure) {
+          RxJavaPlugins.onError(observerFailure);
+        }
       };
       try {
         launch(scheduler, token, produce);
@@ -329,10 +333,10 @@ public final class PicosRx {
     @Override
     public void emit(T item) {
       Objects.requireNonNull(item, NULL_ITEM);
-      throwIfCanceled(token);
       if (ended) {
         throw new IllegalStateException(EMIT_AFTER_END);
       }
+      throwIfCanceled(token);
       emitter.onNext(item);
       if (++sinceYield == YIELD_EVERY) {
         sinceYield = 0;
