@@ -143,6 +143,26 @@ class AwaitTest {
   }
 
   @Test
+  void aThreadThatMustNotBlockGetsAClearErrorAndTheUpstreamIsDisposed() throws Exception {
+    Thread loop = Thread.currentThread();
+    Runnable guard = () -> {
+      if (Thread.currentThread() == loop) {
+        throw new IllegalStateException("this thread is an event loop: await in a fiber instead");
+      }
+    };
+    org.picos.Handler.addBlockingGuard(guard);
+    try {
+      CountDownLatch disposed = new CountDownLatch(1);
+      IllegalStateException refused = assertThrows(IllegalStateException.class,
+          () -> PicosRx.await(Single.never().doOnDispose(disposed::countDown)));
+      assertEquals("this thread is an event loop: await in a fiber instead", refused.getMessage());
+      assertTrue(disposed.await(20, TimeUnit.SECONDS));
+    } finally {
+      org.picos.Handler.removeBlockingGuard(guard);
+    }
+  }
+
+  @Test
   void iterateRequestsInBoundedBatches() {
     List<Long> requests = new CopyOnWriteArrayList<>();
     Flowable<Integer> source = Flowable.range(0, 100).doOnRequest(requests::add);

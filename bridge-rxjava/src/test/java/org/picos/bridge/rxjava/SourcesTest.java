@@ -454,6 +454,30 @@ class SourcesTest {
   }
 
   @Test
+  void anObservableBodyFailingAfterDisposeGoesToRxJavaPlugins() throws Exception {
+    CountDownLatch ended = new CountDownLatch(1);
+    IOException late = new IOException("after dispose");
+    TestObserver<Integer> observer = PicosRx.<Integer>observable(scheduler, e -> {
+      try {
+        for (int i = 0; ; i++) {
+          e.emit(i);
+        }
+      } catch (CancellationException c) {
+        throw late;
+      } finally {
+        ended.countDown();
+      }
+    }).take(3).test();
+    observer.awaitDone(20, TimeUnit.SECONDS).assertResult(0, 1, 2);
+    await(ended);
+    for (int i = 0; i < 2000 && undeliverable.isEmpty(); i++) {
+      Thread.sleep(10);
+    }
+    assertEquals(1, undeliverable.size(), undeliverable.toString());
+    assertSame(late, undeliverable.get(0).getCause());
+  }
+
+  @Test
   void observableFailureIsTheOriginalException() {
     IOException boom = new IOException("boom");
     PicosRx.<Integer>observable(scheduler, e -> {
