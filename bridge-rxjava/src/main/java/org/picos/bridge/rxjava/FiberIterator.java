@@ -28,6 +28,17 @@ import org.reactivestreams.Subscription;
  * failed Flowable makes {@code hasNext()} throw its failure (checked ones wrapped in a
  * {@link java.util.concurrent.CompletionException}), after the items that came before it.
  *
+ * <h2>Use</h2>
+ * <pre>{@code
+ * try (FiberIterator<Order> orders = PicosRx.iterate(orderFlowable, 32)) {
+ *   for (Order order : orders) {
+ *     handle(order); // may await, too
+ *   }
+ * }
+ * }</pre>
+ * It is {@link Iterable} only for the for-each loop: {@link #iterator()} returns the iterator
+ * itself, so it can be walked once.
+ *
  * <h2>Threading</h2>
  * {@code hasNext}, {@code next} and {@code close} are for one fiber (or thread) at a time; the
  * upstream may signal from any thread.
@@ -40,7 +51,7 @@ import org.reactivestreams.Subscription;
  *
  * @param <T> the type of the items
  */
-public final class FiberIterator<T> implements Iterator<T>, AutoCloseable {
+public final class FiberIterator<T> implements Iterator<T>, Iterable<T>, AutoCloseable {
   private static final Subscription CANCELLED = new Subscription() {
     @Override
     public void request(long n) {}
@@ -179,6 +190,12 @@ public final class FiberIterator<T> implements Iterator<T>, AutoCloseable {
     T item = next;
     next = null;
     return item;
+  }
+
+  /** Returns this iterator, for a for-each loop; the items can be walked only once. */
+  @Override
+  public Iterator<T> iterator() {
+    return this;
   }
 
   /**

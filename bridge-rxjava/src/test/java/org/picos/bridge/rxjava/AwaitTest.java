@@ -255,8 +255,8 @@ class AwaitTest {
       });
       int total = 0;
       try (FiberIterator<Integer> it = PicosRx.iterate(numbers, 10)) {
-        while (it.hasNext()) {
-          total += it.next();
+        for (int n : it) {
+          total += n;
         }
       }
       return total + PicosRx.awaitLast(numbers) - 100;
