@@ -24,7 +24,9 @@ import org.picos.sched.Schedulers;
  *       fiber disposes the Rx source it awaits;</li>
  *   <li>Rx sources awaited in a fiber, and fibers on RxJava's own {@code single()} scheduler.</li>
  * </ol>
- * Run with the JVM flag {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED}.
+ * Run it with
+ * {@code mvn -q -B -DskipTests -Dtour -Dtour.main=org.picos.examples.RxJavaExample -pl examples -am package}
+ * (or any {@code java} with the flag {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED}).
  */
 public final class RxJavaExample {
   private RxJavaExample() {}
