@@ -89,6 +89,20 @@ class SchedulersTest {
   }
 
   @Test
+  void fibersOnRxIoAwaitEachOther() {
+    try (Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.io())) {
+      String answer = s.run(() -> {
+        Computation<String> child = Fiber.spawn(() -> {
+          Fiber.yield();
+          return Thread.currentThread().getName();
+        });
+        return child.await();
+      });
+      assertTrue(answer.startsWith("RxCachedThreadScheduler"), answer);
+    }
+  }
+
+  @Test
   void cancelAfterUsesTheRxTimer() {
     try (Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.single())) {
       CancellationException timeout = new CancellationException("timed out");
