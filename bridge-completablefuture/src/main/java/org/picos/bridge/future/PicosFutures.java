@@ -166,10 +166,12 @@ public final class PicosFutures {
    * the very exception it threw; cancelling the future cancels the fiber (see the class
    * comment).
    *
+   * <p>If the caller's scheduler is closing, the new fiber is cancelled at once and the future
+   * completes with the scheduler's {@link SchedulerClosedException}.
+   *
    * @throws NullPointerException if {@code body} is null
    * @throws RuntimeException the calling fiber's cancellation cause, if it is cancelled (nothing
    *     is started then)
-   * @throws SchedulerClosedException if called in a fiber whose scheduler is closed
    */
   public static <T> CompletableFuture<T> future(Callable<T> body) {
     Objects.requireNonNull(body, "PicosFutures.future: body must not be null");
