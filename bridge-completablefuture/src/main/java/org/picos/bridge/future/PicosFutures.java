@@ -98,8 +98,8 @@ import org.picos.sched.Schedulers;
  * Shutting down the {@link ExecutorService} of a {@link #scheduler(Executor)} while fibers are
  * alive ends each of them with a {@link SchedulerClosedException} (a
  * {@code CancellationException}) whose message says that the executor was shut down: the
- * scheduler notices the shutdown within a few tens of milliseconds, or at once when the executor
- * refuses a fiber's next step, and lets the remaining fibers unwind on a fallback daemon thread,
+ * scheduler notices the shutdown within about 50 ms (the core polls
+ * {@link ExecutorService#isShutdown()}), or at once when the executor refuses a fiber's next step, and lets the remaining fibers unwind on a fallback daemon thread,
  * since the executor no longer runs anything. Their futures complete with that exception; stages
  * they were awaiting are cancelled as described above. Nothing stays suspended forever.
  *
