@@ -169,6 +169,9 @@ public final class PicosFutures {
    * <p>If the caller's scheduler is closing, the new fiber is cancelled at once and the future
    * completes with the scheduler's {@link SchedulerClosedException}.
    *
+   * @param <T> the type of the result
+   * @param body what the fiber runs
+   * @return a new future of the fiber's result
    * @throws NullPointerException if {@code body} is null
    * @throws RuntimeException the calling fiber's cancellation cause, if it is cancelled (nothing
    *     is started then)
@@ -183,6 +186,10 @@ public final class PicosFutures {
    * which completes with the body's value or with the very exception it threw. Cancelling the
    * future cancels the fiber (see the class comment).
    *
+   * @param <T> the type of the result
+   * @param scheduler where the fiber runs
+   * @param body what the fiber runs
+   * @return a new future of the fiber's result
    * @throws NullPointerException if an argument is null
    * @throws SchedulerClosedException if the scheduler is closed
    */
@@ -200,6 +207,9 @@ public final class PicosFutures {
    * when completed with a value). Each call returns a new future. A computation that has
    * already completed gives an already completed future.
    *
+   * @param <T> the type of the result
+   * @param computation the computation to follow, typically a fiber's
+   * @return a new future of the computation's result
    * @throws NullPointerException if {@code computation} is null
    */
   public static <T> CompletableFuture<T> toFuture(Computation<T> computation) {
@@ -251,6 +261,8 @@ public final class PicosFutures {
    * {@link CompletableFuture} stage is then cancelled with {@code cancel(false)}, any other stage
    * is left alone (the fiber detaches from it).
    *
+   * @param <T> the type of the result
+   * @param stage the stage to wait for
    * @return the stage's value
    * @throws NullPointerException if {@code stage} is null
    * @throws CancellationException if the stage was cancelled (its own exception)
