@@ -4,6 +4,8 @@ import java.lang.ref.WeakReference;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -33,6 +35,12 @@ import org.picos.Fiber;
  * a fallback daemon thread ({@code picos-orphans}) so that they unwind and end. Nothing is left
  * suspended forever. The probe is polled every {@value #PROBE_MILLIS} ms on the shared timer.
  * Bridges whose host reports its shutdown call {@link #hostClosed(String)} instead.
+ *
+ * <h2>ForkJoinPool</h2>
+ * A {@link ForkJoinPool} in its default LIFO mode runs a task submitted by one of its own workers
+ * before anything else that worker has queued, so a fiber that yields would run again at once,
+ * forever, while its siblings starve. Slices for such a pool are therefore submitted as external
+ * tasks ({@link ForkJoinPool#externalSubmit}), which queue behind the others.
  */
 public final class ExecutorScheduler extends ContinuationScheduler {
   static final long PROBE_MILLIS = 50;
@@ -100,7 +108,11 @@ public final class ExecutorScheduler extends ContinuationScheduler {
   void schedule(Task task, boolean urgent) {
     Executor home = (Executor) task.home;
     try {
-      home.execute(task);
+      if (home instanceof ForkJoinPool pool && !pool.getAsyncMode()) {
+        pool.externalSubmit(ForkJoinTask.adapt(task));
+      } else {
+        home.execute(task);
+      }
     } catch (RejectedExecutionException rejected) {
       hostClosed("The executor of scheduler " + name + " rejected this fiber (" + rejected.getMessage()
           + "); it has shut down");

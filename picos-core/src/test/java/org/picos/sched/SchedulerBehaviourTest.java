@@ -8,7 +8,9 @@ import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -194,6 +196,27 @@ class SchedulerBehaviourTest {
     }
     assertTrue(s.isClosed());
     assertThrows(SchedulerClosedException.class, () -> s.start(() -> 1));
+  }
+
+  @Test
+  void yieldOnALifoForkJoinPoolLetsSiblingsRun() {
+    ForkJoinPool lifo = new ForkJoinPool(1);
+    try (Scheduler s = Schedulers.onExecutor(lifo)) {
+      assertEquals("sibling ran", s.run(() -> {
+        AtomicBoolean siblingRan = new AtomicBoolean();
+        Computation<String> sibling = Fiber.spawn(() -> {
+          siblingRan.set(true);
+          return "sibling ran";
+        });
+        for (int yields = 0; !siblingRan.get(); yields++) {
+          assertTrue(yields < 1_000_000, "the sibling never ran while this fiber yielded");
+          Fiber.yield();
+        }
+        return sibling.await();
+      }));
+    } finally {
+      lifo.shutdownNow();
+    }
   }
 
   @Test
