@@ -9,7 +9,6 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
 import java.util.function.BiConsumer;
 import org.picos.Computation;
 import org.picos.Fiber;
@@ -137,12 +136,6 @@ public final class PicosFutures {
     if (executor instanceof ExecutorService service && service.isShutdown()) {
       throw new IllegalArgumentException(
           name + ": the executor is already shut down; pass an executor that is running");
-    }
-    if (executor instanceof ForkJoinPool pool && !pool.getAsyncMode()) {
-      return ExecutorScheduler.builder(task -> pool.externalSubmit(ForkJoinTask.adapt(task)))
-          .name(name)
-          .shutdownWhen(pool::isShutdown)
-          .build();
     }
     return ExecutorScheduler.builder(executor).name(name).build();
   }
