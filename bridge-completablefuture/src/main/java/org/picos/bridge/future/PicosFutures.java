@@ -100,7 +100,10 @@ import org.picos.sched.Schedulers;
  * scheduler notices the shutdown within about 50 ms (the core polls
  * {@link ExecutorService#isShutdown()}), or at once when the executor refuses a fiber's next step, and lets the remaining fibers unwind on a fallback daemon thread,
  * since the executor no longer runs anything. Their futures complete with that exception; stages
- * they were awaiting are cancelled as described above. Nothing stays suspended forever.
+ * they were awaiting are cancelled as described above. Nothing stays suspended forever. The same
+ * holds for {@link ExecutorService#shutdownNow()}, which also drops the steps of fibers that were
+ * queued to run: once the executor has terminated, the scheduler runs those on the fallback
+ * thread, so that the fibers still end and {@link Scheduler#close()} returns.
  *
  * <p>Outside any fiber, {@code await} blocks the calling thread like
  * {@link CompletableFuture#join()}. All methods are safe to call from any thread.
@@ -110,7 +113,7 @@ public final class PicosFutures {
 
   /**
    * Returns a Picos scheduler whose fibers run on {@code executor}: each stretch of a fiber
-   * between two suspensions is one {@code executor.execute(..)} task. On a single-threaded
+   * between two suspensions is one task given to the executor. On a single-threaded
    * executor a fiber never leaves that thread; on a pool it may resume on any of its threads.
    * A {@link ForkJoinPool} in its default (LIFO, non-async) mode gets its fibers' tasks as
    * external submissions, so that a fiber that yields queues behind the others instead of

@@ -204,6 +204,22 @@ class PicosFuturesTest {
     }
 
     @Test
+    void shutdownNowWithARunnableFiberStillLetsItEndAndCloseReturn() throws Exception {
+      ExecutorService loop = singleThread("cf-shutdown-now");
+      Scheduler scheduler = PicosFutures.scheduler(loop);
+      CompletableFuture<String> yielding = PicosFutures.future(scheduler, () -> {
+        for (;;) {
+          Fiber.yield(); // always runnable: its next step is queued in the executor
+        }
+      });
+      PicosFutures.await(later("let it spin a little"));
+      loop.shutdownNow();
+      assertInstanceOf(SchedulerClosedException.class, failureOf(yielding));
+      scheduler.close(); // returns: the dropped step was run elsewhere and the fiber ended
+      assertTrue(loop.awaitTermination(10, TimeUnit.SECONDS));
+    }
+
+    @Test
     void anExecutorAlreadyShutDownIsRefused() {
       ExecutorService pool = fixedPool(1, "cf-dead");
       pool.shutdown();
