@@ -6,9 +6,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -194,6 +197,54 @@ class SchedulerBehaviourTest {
     }
     assertTrue(s.isClosed());
     assertThrows(SchedulerClosedException.class, () -> s.start(() -> 1));
+  }
+
+  @Test
+  void closeDoesNotWaitForAFiberWhoseSliceShutdownNowDropped() throws Exception {
+    ExecutorService single = Executors.newSingleThreadExecutor();
+    Scheduler s = Schedulers.onExecutor(single);
+    CountDownLatch blocking = new CountDownLatch(1);
+    single.execute(() -> {
+      blocking.countDown();
+      try {
+        new CountDownLatch(1).await(); // until shutdownNow interrupts it
+      } catch (InterruptedException expected) {
+        // ends the task; the thread then terminates
+      }
+    });
+    blocking.await();
+    AtomicReference<String> ranOn = new AtomicReference<>();
+    Computation<Object> fiber = s.start(() -> {
+      ranOn.set(Thread.currentThread().getName());
+      Fiber.check();
+      return "not reached: the fiber is cancelled before it runs";
+    });
+    assertEquals(1, single.shutdownNow().size(), "the fiber's first slice was queued and dropped");
+    s.close();
+    assertInstanceOf(SchedulerClosedException.class, fiber.canceled());
+    assertEquals("picos-orphans", ranOn.get());
+    assertEquals(0, ((ExecutorScheduler) s).liveFibers());
+  }
+
+  @Test
+  void yieldOnALifoForkJoinPoolLetsSiblingsRun() {
+    ForkJoinPool lifo = new ForkJoinPool(1);
+    try (Scheduler s = Schedulers.onExecutor(lifo)) {
+      assertEquals("sibling ran", s.run(() -> {
+        AtomicBoolean siblingRan = new AtomicBoolean();
+        Computation<String> sibling = Fiber.spawn(() -> {
+          siblingRan.set(true);
+          return "sibling ran";
+        });
+        for (int yields = 0; !siblingRan.get(); yields++) {
+          assertTrue(yields < 1_000_000, "the sibling never ran while this fiber yielded");
+          Fiber.yield();
+        }
+        return sibling.await();
+      }));
+    } finally {
+      lifo.shutdownNow();
+    }
   }
 
   @Test
