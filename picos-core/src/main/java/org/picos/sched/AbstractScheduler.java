@@ -45,7 +45,7 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
     }
     Computation<T> c = Computation.create();
     Fiber fiber = Fiber.create(false, c);
-    spawnRoot(fiber, () -> c.tryCapture(main));
+    spawnRoot(fiber, capturing(c, main));
     return c;
   }
 

@@ -290,6 +290,51 @@ class SchedulerBehaviourTest {
   }
 
   @Test
+  void failureAfterAnOutsideCancellationIsReportedNotLost() throws Exception {
+    AtomicReference<Throwable> reported = new AtomicReference<>();
+    ExecutorService single = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "reporting");
+      t.setUncaughtExceptionHandler((th, e) -> reported.set(e));
+      return t;
+    });
+    try (Scheduler s = Schedulers.onExecutor(single)) {
+      Trigger t = Trigger.create();
+      IllegalStateException cleanupFailure = new IllegalStateException("cleanup failed");
+      Computation<Object> c = s.start(() -> {
+        t.await();
+        throw cleanupFailure;
+      });
+      while (isInitial(t)) {
+        Thread.onSpinWait();
+      }
+      c.tryCancel(new CancellationException("cancelled from outside"));
+      while (reported.get() == null) {
+        Thread.onSpinWait();
+      }
+      assertSame(cleanupFailure, reported.get());
+
+      // The cancellation cause itself unwinding is not a failure to report.
+      reported.set(null);
+      CancellationException cause = new CancellationException("quiet");
+      Trigger u = Trigger.create();
+      Computation<Object> quiet = s.start(() -> {
+        u.await();
+        Fiber.check();
+        return null;
+      });
+      while (isInitial(u)) {
+        Thread.onSpinWait();
+      }
+      quiet.tryCancel(cause);
+      assertSame(cause, assertThrows(CancellationException.class, quiet::await));
+      assertEquals(1, s.run(() -> 1)); // the fiber has unwound by the time this runs on one thread
+      assertNull(reported.get());
+    } finally {
+      single.shutdownNow();
+    }
+  }
+
+  @Test
   void misuseIsRejectedClearly() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Schedulers.multi(0));
     assertTrue(e.getMessage().contains("positive"));
