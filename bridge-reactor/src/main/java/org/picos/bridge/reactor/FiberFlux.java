@@ -55,7 +55,7 @@ final class FiberFlux<T> extends Flux<T> {
    *   ACTIVE         --request(n &lt;= 0)-------> BadRequest(error, cause)
    *   BadRequest     --cancel()---------------> Canceled(cause)
    *   ACTIVE         --body ends (fiber)------> DONE   fiber sends onComplete / onError(failure)
-   *   BadRequest     --body ends (fiber)------> DONE   fiber sends onError(IllegalArgumentException)
+   *   BadRequest     --body ends (fiber)------> DONE   fiber sends onError(IllegalArgument...)
    *   Canceled       --body ends (fiber)------> stays  nothing sent; a failure other than the
    *                                                    cancellation goes to onErrorDropped
    * </pre>
@@ -271,7 +271,8 @@ final class FiberFlux<T> extends Flux<T> {
 
     private void badRequest(long n) {
       BadRequest b = new BadRequest(
-          new IllegalArgumentException("Reactive Streams rule 3.9: request(n) needs n > 0, was " + n),
+          new IllegalArgumentException(
+              "Reactive Streams rule 3.9: request(n) needs n > 0, was " + n),
           new CancellationException("The Flux subscriber requested " + n
               + " elements (rule 3.9); the Flux ends with an IllegalArgumentException"));
       if (STATE.compareAndSet(this, null, b)) {
@@ -288,7 +289,8 @@ final class FiberFlux<T> extends Flux<T> {
           return;
         }
         if (k == null) {
-          k = new Canceled(new CancellationException("The Flux subscriber cancelled its subscription"));
+          k = new Canceled(
+              new CancellationException("The Flux subscriber cancelled its subscription"));
         }
         if (STATE.compareAndSet(this, s, k)) {
           wake(k.cause);

@@ -58,7 +58,8 @@ final class FiberScheduler implements Scheduler {
   }
 
   @Override
-  public Disposable schedulePeriodically(Runnable task, long initialDelay, long period, TimeUnit unit) {
+  public Disposable schedulePeriodically(
+      Runnable task, long initialDelay, long period, TimeUnit unit) {
     return direct(task, unit.toNanos(initialDelay), Math.max(0, unit.toNanos(period)));
   }
 
@@ -201,8 +202,10 @@ final class FiberScheduler implements Scheduler {
     }
 
     @Override
-    public Disposable schedulePeriodically(Runnable task, long initialDelay, long period, TimeUnit unit) {
-      return timed(new FiberTask(task, true), unit.toNanos(initialDelay), Math.max(0, unit.toNanos(period)));
+    public Disposable schedulePeriodically(
+        Runnable task, long initialDelay, long period, TimeUnit unit) {
+      return timed(new FiberTask(task, true), unit.toNanos(initialDelay),
+          Math.max(0, unit.toNanos(period)));
     }
 
     private FiberTask track(FiberTask t) {

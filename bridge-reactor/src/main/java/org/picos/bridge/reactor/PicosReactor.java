@@ -37,8 +37,8 @@ import reactor.util.context.ContextView;
  *       only the fiber); cancelling the fiber cancels the subscription. On a plain thread they
  *       block it, like {@code block()}.</li>
  *   <li>Schedulers: {@link #scheduler(reactor.core.scheduler.Scheduler)} runs fibers on a Reactor
- *       scheduler; {@link #asReactorScheduler(Scheduler)} lets {@code publishOn}/{@code subscribeOn}
- *       run tasks as fibers of a Picos scheduler.</li>
+ *       scheduler; {@link #asReactorScheduler(Scheduler)} lets {@code publishOn} and
+ *       {@code subscribeOn} run tasks as fibers of a Picos scheduler.</li>
  *   <li>Reactor Context: a fiber started by {@code mono}/{@code flux} reads its subscriber's
  *       context with {@link #context()}, and publishers it awaits are subscribed with that
  *       context.</li>
@@ -298,9 +298,10 @@ public final class PicosReactor {
   /** Refuses to block a Reactor non-blocking thread, as {@code block()} does. */
   static void checkMayBlock(String what) {
     if (!Fiber.inFiber() && reactor.core.scheduler.Schedulers.isInNonBlockingThread()) {
-      throw new IllegalStateException(what + " would block thread " + Thread.currentThread().getName()
-          + ", a Reactor non-blocking thread, which is not allowed (as for block()); call it from a"
-          + " fiber (for example in PicosReactor.mono(...)), or subscribe instead");
+      throw new IllegalStateException(what + " would block thread "
+          + Thread.currentThread().getName() + ", a Reactor non-blocking thread, which is not"
+          + " allowed (as for block()); call it from a fiber (for example in"
+          + " PicosReactor.mono(...)), or subscribe instead");
     }
   }
 
@@ -326,7 +327,8 @@ public final class PicosReactor {
       publisher.subscribe(this);
       if (result.isRunning()) {
         try {
-          checkMayBlock(mode == MONO ? "await(Mono)" : mode == FIRST ? "awaitFirst(Flux)" : "awaitLast(Flux)");
+          checkMayBlock(mode == MONO ? "await(Mono)"
+              : mode == FIRST ? "awaitFirst(Flux)" : "awaitLast(Flux)");
         } catch (IllegalStateException refused) {
           cancelUpstream();
           throw refused;
@@ -382,8 +384,8 @@ public final class PicosReactor {
       } else if (mode == LAST && hasLast) {
         result.tryReturn(last);
       } else if (result.isRunning()) {
-        result.tryCancel(new NoSuchElementException(
-            (mode == FIRST ? "awaitFirst" : "awaitLast") + ": the Flux completed without any element"));
+        result.tryCancel(new NoSuchElementException((mode == FIRST ? "awaitFirst" : "awaitLast")
+            + ": the Flux completed without any element"));
       }
     }
 

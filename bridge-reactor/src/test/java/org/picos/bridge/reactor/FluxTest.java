@@ -1,6 +1,7 @@
 package org.picos.bridge.reactor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -280,6 +281,44 @@ class FluxTest {
     });
     StepVerifier.create(flux, 1).expectNext(1).thenCancel().verify();
     assertTrue(seen.await());
+  }
+
+  @Test
+  void withoutASchedulerRunsOnTheSubscribingFibersScheduler() {
+    Flux<String> where = PicosReactor.flux(emitter -> emitter.emit(Thread.currentThread().getName()));
+    String prefix = picos.run(() -> Thread.currentThread().getName().replaceAll("-\\d+$", "-"));
+    String inner = picos.run(() -> PicosReactor.awaitFirst(where));
+    assertTrue(inner.startsWith(prefix), inner + " should run on " + prefix);
+  }
+
+  @Test
+  void aSubscriberCancellingInOnSubscribeStartsNoFiber() {
+    Scheduler s = Schedulers.fifo();
+    boolean[] ran = {false};
+    PicosReactor.flux(s, emitter -> ran[0] = true).subscribe(new reactor.core.publisher.BaseSubscriber<Object>() {
+      @Override
+      protected void hookOnSubscribe(Subscription subscription) {
+        cancel();
+      }
+    });
+    s.close(); // waits for every fiber of s to end
+    assertFalse(ran[0]);
+  }
+
+  @Test
+  void awaitFirstOfAFiberFluxCancelsTheProducingFiber() {
+    Computation<Throwable> producerSaw = Computation.create();
+    Flux<Integer> endless = PicosReactor.flux(picos, emitter -> {
+      try {
+        for (int i = 0; ; i++) {
+          emitter.emit(i);
+        }
+      } catch (CancellationException e) {
+        producerSaw.tryReturn(e);
+      }
+    });
+    assertEquals(0, picos.run(() -> PicosReactor.awaitFirst(endless)));
+    assertEquals("The Flux subscriber cancelled its subscription", producerSaw.await().getMessage());
   }
 
   @Test
