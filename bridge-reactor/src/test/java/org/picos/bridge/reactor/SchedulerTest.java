@@ -11,6 +11,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -22,6 +24,7 @@ import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
+import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
@@ -96,6 +99,22 @@ class SchedulerTest {
       assertEquals(1, executor.delayed.get());
     } finally {
       reactorScheduler.dispose();
+    }
+  }
+
+  @Test
+  void aSchedulerWithoutTimeFallsBackToThePicosTimer() {
+    ExecutorService executor = Executors.newSingleThreadExecutor();
+    reactor.core.scheduler.Scheduler noTime = reactor.core.scheduler.Schedulers.fromExecutor(executor);
+    try (Scheduler picos = PicosReactor.scheduler(noTime)) {
+      CancellationException timeout = new CancellationException("timed out");
+      Computation<Void> slow = Computation.create();
+      assertSame(timeout, assertThrows(CancellationException.class, () -> picos.run(() -> {
+        slow.cancelAfter(Duration.ofMillis(5), timeout);
+        return slow.await();
+      })));
+    } finally {
+      executor.shutdown();
     }
   }
 
@@ -202,12 +221,34 @@ class SchedulerTest {
       Computation<String> ran = Computation.create();
       rs.schedule(() -> ran.tryReturn(Fiber.inFiber() ? "in a fiber" : "not"), 10, TimeUnit.MILLISECONDS);
       assertEquals("in a fiber", ran.await());
-      Disposable far = rs.schedule(() -> {
+      assertEquals(1L, Mono.delay(Duration.ofMillis(1), rs).map(t -> 1L).block());
+    }
+  }
+
+  @Test
+  void disposingAWaitingDelayedTaskEndsItsTimerFiber() throws InterruptedException {
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    ExecutorScheduler picos = Schedulers.onExecutor(pool);
+    try {
+      reactor.core.scheduler.Scheduler rs = PicosReactor.asReactorScheduler(picos);
+      reactor.core.scheduler.Scheduler.Worker worker = rs.createWorker();
+      Disposable direct = rs.schedule(() -> {
         throw new AssertionError("must not run");
       }, 1, TimeUnit.HOURS);
-      far.dispose();
-      assertTrue(far.isDisposed());
-      assertEquals(1L, Mono.delay(Duration.ofMillis(1), rs).map(t -> 1L).block());
+      Disposable onWorker = worker.schedule(() -> {
+        throw new AssertionError("must not run");
+      }, 1, TimeUnit.HOURS);
+      direct.dispose();
+      worker.dispose();
+      assertTrue(direct.isDisposed());
+      assertTrue(onWorker.isDisposed());
+      // Both timer fibers wake from their hour-long sleep and end (the @Timeout bounds this).
+      while (picos.liveFibers() != 0) {
+        Thread.sleep(1);
+      }
+    } finally {
+      picos.close();
+      pool.shutdown();
     }
   }
 
