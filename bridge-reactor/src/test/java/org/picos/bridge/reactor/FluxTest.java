@@ -322,6 +322,22 @@ class FluxTest {
   }
 
   @Test
+  void emitStopsOnCancellationEvenWhenTheBodyForbidsCancellation() {
+    Computation<Throwable> seen = Computation.create();
+    Flux<Integer> flux = PicosReactor.flux(picos, emitter -> Fiber.forbid(() -> {
+      emitter.emit(1);
+      try {
+        emitter.emit(2);
+      } catch (CancellationException e) {
+        seen.tryReturn(e);
+      }
+      return null;
+    }));
+    StepVerifier.create(flux, 1).expectNext(1).thenCancel().verify();
+    assertEquals("The Flux subscriber cancelled its subscription", seen.await().getMessage());
+  }
+
+  @Test
   void nullArgumentsAreRejected() {
     assertThrows(NullPointerException.class, () -> PicosReactor.flux(null));
     assertThrows(NullPointerException.class, () -> PicosReactor.flux(null, e -> {}));
