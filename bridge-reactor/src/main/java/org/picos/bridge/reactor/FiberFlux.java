@@ -120,7 +120,7 @@ final class FiberFlux<T> extends Flux<T> {
         c = PicosReactor.startFiber(scheduler, this::produce);
       } catch (Throwable notStarted) {
         // No fiber exists, so this thread may signal: it is the only one.
-        terminate(notStarted);
+        terminate(notStarted, null);
         return;
       }
       computation = c;
@@ -145,12 +145,15 @@ final class FiberFlux<T> extends Flux<T> {
           failure = t;
         }
       }
-      terminate(failure);
+      terminate(failure, self.computation());
       return null;
     }
 
-    /** Sends the terminal signal the state calls for; see the state machine. */
-    private void terminate(Throwable failure) {
+    /**
+     * Sends the terminal signal the state calls for; see the state machine. {@code fiberToken}
+     * is the producing fiber's computation (null if none was started).
+     */
+    private void terminate(Throwable failure, Computation<?> fiberToken) {
       for (;;) {
         Object s = state;
         if (s == null) {
@@ -164,12 +167,12 @@ final class FiberFlux<T> extends Flux<T> {
           }
         } else if (s instanceof BadRequest b) {
           if (STATE.compareAndSet(this, s, DONE)) {
-            dropUnlessCancellation(failure, b.cause);
+            dropUnlessCancellation(failure, b.cause, fiberToken);
             actual.onError(b.error);
             return;
           }
         } else if (s instanceof Canceled k) {
-          dropUnlessCancellation(failure, k.cause);
+          dropUnlessCancellation(failure, k.cause, fiberToken);
           return;
         } else {
           return;
@@ -177,13 +180,17 @@ final class FiberFlux<T> extends Flux<T> {
       }
     }
 
-    /** A failure nobody can receive any more goes to Reactor's dropped-error hook. */
-    private void dropUnlessCancellation(Throwable failure, CancellationException cause) {
+    /**
+     * A failure nobody can receive any more goes to Reactor's dropped-error hook, unless it is
+     * just the cancellation unwinding the body (the subscriber's, or whatever cancelled the
+     * fiber's computation).
+     */
+    private void dropUnlessCancellation(
+        Throwable failure, CancellationException cause, Computation<?> fiberToken) {
       if (failure == null || failure == cause) {
         return;
       }
-      Computation<?> c = computation;
-      if (c != null && failure == c.canceled()) {
+      if (fiberToken != null && failure == fiberToken.canceled()) {
         return;
       }
       Operators.onErrorDropped(failure, actual.currentContext());
