@@ -413,7 +413,10 @@ public final class PicosReactor {
    * <p>Closing the Picos scheduler cancels its fibers and leaves the Reactor scheduler running:
    * it belongs to the caller. Disposing the Reactor scheduler closes the Picos scheduler
    * (noticed when it rejects a task, or within about 50 ms), cancelling its live fibers with a
-   * {@link org.picos.SchedulerClosedException}.
+   * {@link org.picos.SchedulerClosedException}. As for any executor under
+   * {@link ExecutorScheduler}, a rejected task counts as the host shutting down, so a Reactor
+   * scheduler that rejects for lack of capacity (a {@code boundedElastic()} whose task queues are
+   * full) closes the Picos scheduler too: give such schedulers room for one task per live fiber.
    *
    * @throws IllegalArgumentException for {@code Schedulers.immediate()}, which runs tasks inline
    *     in the caller and so cannot carry fibers
