@@ -5,6 +5,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Predicate;
 import org.picos.Scheduler;
+import org.picos.bridge.reactor.PicosReactor;
 import org.picos.sched.Schedulers;
 
 /** Every host of the interop matrix and the stress tests: the core schedulers and each bridge's. */
@@ -16,7 +17,9 @@ final class Hosts {
         host("fifo", Schedulers::fifo, t -> t.getName().startsWith("fifo-")),
         host("multi(2)", () -> Schedulers.multi(2), t -> t.getName().startsWith("multi(2)")),
         host("threadPerFiber", Schedulers::threadPerFiber, Thread::isVirtual),
-        executorHost());
+        executorHost(),
+        host("reactor parallel", () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.parallel()),
+            t -> t.getName().startsWith("parallel-")));
   }
 
   /** A host whose fibers' carrier threads are recognised by {@code onHost}. */
