@@ -168,8 +168,8 @@ public final class PicosReactor {
    */
   private static final class MonoRun<T> implements Disposable {
     private final MonoSink<T> sink;
-    private final CancellationException canceled =
-        new CancellationException("The Mono subscriber cancelled its subscription");
+    /** The cause given to the fiber when the subscriber cancels; made only then. */
+    private volatile CancellationException canceled;
     private volatile Computation<T> computation;
 
     MonoRun(MonoSink<T> sink) {
@@ -209,10 +209,13 @@ public final class PicosReactor {
       }
     }
 
-    /** The subscriber cancelled. */
+    /** The subscriber cancelled (Reactor calls this once). */
     @Override
     public void dispose() {
-      computation.tryCancel(canceled);
+      CancellationException cause =
+          new CancellationException("The Mono subscriber cancelled its subscription");
+      canceled = cause;
+      computation.tryCancel(cause);
     }
   }
 
