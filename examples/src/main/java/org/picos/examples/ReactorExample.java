@@ -15,7 +15,9 @@ import reactor.util.context.Context;
 /**
  * Picos and Project Reactor, both ways: a Picos computation consumed as a {@link Mono}, a
  * fiber-produced {@link Flux} whose emitter suspends without demand, Reactor publishers awaited
- * in a fiber, and cancellation crossing the boundary. Prints what each step shows.
+ * in a fiber, and cancellation crossing the boundary. Prints what each step shows. Run it with
+ * {@code mvn -q -B -DskipTests -Dtour -Dtour.main=org.picos.examples.ReactorExample -pl examples -am package}
+ * (or any {@code java} with the flag {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED}).
  */
 public final class ReactorExample {
   private ReactorExample() {}

@@ -6,6 +6,7 @@ import java.util.concurrent.Executors;
 import java.util.function.Predicate;
 import org.picos.Scheduler;
 import org.picos.bridge.reactor.PicosReactor;
+import org.picos.bridge.rxjava.PicosRx;
 import org.picos.sched.Schedulers;
 
 /** Every host of the interop matrix and the stress tests: the core schedulers and each bridge's. */
@@ -19,7 +20,9 @@ final class Hosts {
         host("threadPerFiber", Schedulers::threadPerFiber, Thread::isVirtual),
         executorHost(),
         host("reactor parallel", () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.parallel()),
-            t -> t.getName().startsWith("parallel-")));
+            t -> t.getName().startsWith("parallel-")),
+        host("rxjava", () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
+            t -> t.getName().startsWith("RxComputationThreadPool-")));
   }
 
   /** A host whose fibers' carrier threads are recognised by {@code onHost}. */
