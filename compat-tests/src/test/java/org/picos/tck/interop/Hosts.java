@@ -8,6 +8,7 @@ import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.function.Predicate;
 import org.picos.Scheduler;
 import org.picos.bridge.future.PicosFutures;
+import org.picos.bridge.reactor.PicosReactor;
 import org.picos.bridge.rxjava.PicosRx;
 import org.picos.sched.Schedulers;
 
@@ -23,6 +24,8 @@ final class Hosts {
         executorHost(),
         host("futures(commonPool)", () -> PicosFutures.scheduler(ForkJoinPool.commonPool()),
             t -> t instanceof ForkJoinWorkerThread w && w.getPool() == ForkJoinPool.commonPool()),
+        host("reactor parallel", () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.parallel()),
+            t -> t.getName().startsWith("parallel-")),
         host("rxjava", () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
             t -> t.getName().startsWith("RxComputationThreadPool-")));
   }
