@@ -174,13 +174,21 @@ public final class PicosVertx {
     return promise.future();
   }
 
-  /** Completes {@code promise} from the completed computation {@code c}. */
+  /**
+   * Completes {@code promise}, bound to a context, from the completed computation {@code c}. If
+   * Vert.x has already shut that context's event loop down, the future still holds the outcome
+   * but its listeners cannot run there: Vert.x rejects them, and nothing more can be done.
+   */
   static <T> void complete(Computation<T> c, Completable<T> promise) {
     Throwable failure = c.canceled();
-    if (failure == null) {
-      promise.succeed(c.resultNow());
-    } else {
-      promise.fail(failure);
+    try {
+      if (failure == null) {
+        promise.succeed(c.resultNow());
+      } else {
+        promise.fail(failure);
+      }
+    } catch (RejectedExecutionException loopGone) {
+      // The outcome is stored; see above.
     }
   }
 
