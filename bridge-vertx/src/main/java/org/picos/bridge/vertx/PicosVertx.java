@@ -240,8 +240,10 @@ public final class PicosVertx {
    * then asked for {@code batch} items at a time with {@link ReadStream#fetch}, only when the
    * items fetched before have been consumed. {@link ReadStreamIterator#hasNext()} suspends the
    * fiber until an item, the end of the stream, or its failure arrives. This call installs the
-   * iterator's handlers on the stream (replacing any set before); see {@link ReadStreamIterator}
-   * for cancellation and closing.
+   * iterator's handlers on the stream (replacing any set before) and needs no fiber; make it
+   * before the stream flows (in the handler that receives the stream, or after pausing it
+   * there), since data a Vert.x stream emits without a handler is lost. See
+   * {@link ReadStreamIterator} for cancellation and closing.
    *
    * @throws IllegalArgumentException if {@code batch} is not positive
    * @throws NullPointerException if {@code stream} is null

@@ -19,6 +19,14 @@ import org.picos.Trigger;
  * }
  * }</pre>
  *
+ * <h2>Make it before the stream flows</h2>
+ * A Vert.x stream emits as soon as data arrives unless it is paused, and data emitted with no
+ * handler is lost. A fiber started from a handler (with {@link PicosVertx#future} or
+ * {@link FiberVerticle#fiberHandler}) runs only after that handler returns, so either make the
+ * iterator in the handler itself and hand it to the fiber (only {@link #hasNext()} needs the
+ * fiber), or {@linkplain ReadStream#pause() pause} the stream in the handler and make the
+ * iterator in the fiber.
+ *
  * <h2>Backpressure</h2>
  * The stream is {@linkplain ReadStream#pause() paused} when the iterator is made. Whenever the
  * consumer wants an item and none is buffered or on its way, the iterator asks the stream for
