@@ -7,6 +7,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.PromiseInternal;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.streams.ReadStream;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.picos.Computation;
@@ -24,8 +25,13 @@ import org.picos.sched.ExecutorScheduler;
  * class Server extends FiberVerticle {
  *   protected void start() {
  *     HttpServer server = vertx.createHttpServer().requestHandler(fiberHandler(request -> {
- *       String body = PicosVertx.await(request.body()).toString();   // suspends this fiber only
- *       request.response().end("got " + body);
+ *       long bytes = 0;
+ *       try (ReadStreamIterator<Buffer> body = PicosVertx.iterate(request)) {
+ *         while (body.hasNext()) {                     // suspends this fiber only
+ *           bytes += body.next().length();
+ *         }
+ *       }
+ *       PicosVertx.await(request.response().end("got " + bytes + " bytes"));
  *     }));
  *     PicosVertx.await(server.listen(0, "127.0.0.1"));   // deployment completes after this
  *   }
@@ -173,7 +179,16 @@ public abstract class FiberVerticle implements Deployable {
   /**
    * Wraps {@code handler} so that each event runs it in a new fiber of this verticle, on the
    * context that delivered the event when that is the verticle's context or a duplicate of it
-   * (as for HTTP requests), else on the verticle's context. The handler may await. A failure it
+   * (as for HTTP requests), else on the verticle's context. The handler may await.
+   *
+   * <p>An event that is itself a {@link ReadStream} (an HTTP request, a socket) is
+   * {@linkplain ReadStream#pause() paused} before the fiber starts, since the fiber runs only
+   * after the event's delivery returns and a Vert.x stream emitting with no handler loses its
+   * data: consume it in the fiber with {@link PicosVertx#iterate}, or set its handlers and then
+   * resume it (for example {@code Future<Buffer> body = request.body(); request.resume();},
+   * in that order).
+   *
+   * <p>A failure it
    * throws goes to the context's exception handler ({@link Context#exceptionHandler}); a
    * cancellation by undeployment is not reported. Events that arrive after undeployment are
    * reported there as a {@link SchedulerClosedException}.
@@ -183,6 +198,9 @@ public abstract class FiberVerticle implements Deployable {
   protected final <E> io.vertx.core.Handler<E> fiberHandler(io.vertx.core.Handler<E> handler) {
     Objects.requireNonNull(handler, "handler");
     return event -> {
+      if (event instanceof ReadStream<?> stream) {
+        stream.pause();
+      }
       ContextInternal current = ContextInternal.current();
       ContextInternal where = current != null && current.unwrap() == home.unwrap() ? current : home;
       Computation<Object> c;
