@@ -207,6 +207,11 @@ public final class PicosVertx {
    * removed, so the operation behind {@code future} goes on and its result is dropped: the wait
    * is detached, not the operation.
    *
+   * <p>For a future whose value is a stream that flows at once (an HTTP response), use
+   * {@link #awaitStream}, or compose its consumption in the callback
+   * ({@code request.send().compose(HttpClientResponse::body)}), so that no data is lost before
+   * the fiber resumes.
+   *
    * @throws IllegalStateException on a Vert.x event-loop thread outside a fiber, when the future
    *     has not completed (the message says to use a fiber)
    * @throws NullPointerException if {@code future} is null
@@ -225,6 +230,31 @@ public final class PicosVertx {
       return future.result();
     }
     throw Computation.unchecked(future.cause());
+  }
+
+  /**
+   * Waits for a future whose value is a stream that starts flowing at once (an
+   * {@code HttpClientResponse}, a {@code NetSocket}, a server request), pausing the stream in the
+   * future's own completion callback, before it can emit anything. A plain {@link #await} resumes
+   * the fiber only after that callback has returned, by when the stream may already have emitted
+   * data to no handler, which Vert.x drops. Consume the paused stream with {@link #iterate}, or
+   * set its handlers and then resume it. Throws as {@link #await} does.
+   *
+   * <pre>{@code
+   * HttpClientResponse response = PicosVertx.awaitStream(request.send());
+   * try (ReadStreamIterator<Buffer> body = PicosVertx.iterate(response)) { ... }
+   * }</pre>
+   *
+   * <p>If {@code future} has already completed, its stream may have emitted already: call this
+   * on the future as soon as you have it.
+   */
+  public static <S extends ReadStream<?>> S awaitStream(Future<S> future) {
+    Objects.requireNonNull(future, "future");
+    return await(future.andThen(result -> {
+      if (result.succeeded() && result.result() != null) {
+        result.result().pause();
+      }
+    }));
   }
 
   /**

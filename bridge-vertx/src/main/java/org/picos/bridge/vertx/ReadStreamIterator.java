@@ -92,8 +92,8 @@ public final class ReadStreamIterator<T> implements Iterator<T>, AutoCloseable {
    *
    * @throws RuntimeException the stream's failure (see the class comment), or the fiber's
    *     cancellation cause
-   * @throws IllegalStateException if called outside a fiber on a Vert.x event-loop thread, or by
-   *     a fiber that cannot suspend (the message says why)
+   * @throws IllegalStateException if called outside a fiber on a Vert.x event-loop thread, by a
+   *     fiber that cannot suspend, or while another consumer waits in it (the message says which)
    */
   @Override
   public boolean hasNext() {
@@ -112,6 +112,11 @@ public final class ReadStreamIterator<T> implements Iterator<T>, AutoCloseable {
         }
         if (ended) {
           return false;
+        }
+        if (waiter != null) {
+          throw new IllegalStateException("ReadStreamIterator: another fiber or thread is already"
+              + " waiting in hasNext(); an iterator has one consumer at a time (hand items on"
+              + " through a channel to share them)");
         }
         if (demand == 0) {
           demand = batch;

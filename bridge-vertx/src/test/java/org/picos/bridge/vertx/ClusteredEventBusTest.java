@@ -35,7 +35,7 @@ import org.picos.Scheduler;
  * Two clustered Vert.x nodes in one JVM (Hazelcast on 127.0.0.1, TCP-IP join, no multicast):
  * fibers on node A send event-bus requests to consumers on node B whose handlers are fibers.
  */
-@Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class ClusteredEventBusTest {
   private static final String CLUSTER = "picos-vertx-test-" + UUID.randomUUID();
 

@@ -27,7 +27,7 @@ import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.SchedulerClosedException;
 
-@Timeout(value = 30, unit = TimeUnit.SECONDS)
+@Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class FiberVerticleTest {
   private Vertx vertx;
 

@@ -21,6 +21,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -31,7 +32,7 @@ import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.sched.Schedulers;
 
-@Timeout(value = 30, unit = TimeUnit.SECONDS)
+@Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class PicosVertxTest {
   private Vertx vertx;
 
@@ -48,6 +49,16 @@ class PicosVertxTest {
   /** Awaits a Vert.x future from the test thread. */
   static <T> T get(Future<T> future) throws Exception {
     return future.await(10, TimeUnit.SECONDS);
+  }
+
+  /** Waits until {@code condition} holds, failing after ten seconds instead of hanging. */
+  static void until(BooleanSupplier condition) throws InterruptedException {
+    for (int i = 0; !condition.getAsBoolean(); i++) {
+      if (i == 10_000) {
+        fail("condition not reached within 10 s");
+      }
+      Thread.sleep(1);
+    }
   }
 
   /** A future completed later from a thread that is not Vert.x's. */
@@ -182,16 +193,20 @@ class PicosVertxTest {
     Scheduler s = PicosVertx.scheduler(vertx.getOrCreateContext());
     Promise<String> never = Promise.promise();
     AtomicBoolean waiting = new AtomicBoolean();
+    CompletableFuture<Throwable> woke = new CompletableFuture<>();
     Computation<String> c = s.start(() -> {
       waiting.set(true);
-      return PicosVertx.await(never.future());
+      try {
+        return PicosVertx.await(never.future());
+      } catch (CancellationException e) {
+        woke.complete(e);
+        throw e;
+      }
     });
-    while (!waiting.get()) {
-      Thread.onSpinWait();
-    }
+    until(waiting::get);
     CancellationException cause = new CancellationException("stop waiting");
     c.tryCancel(cause);
-    assertSame(cause, assertThrows(CancellationException.class, c::await));
+    assertSame(cause, woke.get(10, TimeUnit.SECONDS), "the fiber woke with the cause");
     never.complete("too late");
     assertEquals("still works", s.run(() -> PicosVertx.await(completeElsewhere("still works"))));
     s.close();

@@ -2,6 +2,7 @@ package org.picos.bridge.vertx;
 
 import static org.junit.jupiter.api.Assertions.*;
 import static org.picos.bridge.vertx.PicosVertxTest.get;
+import static org.picos.bridge.vertx.PicosVertxTest.until;
 
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -14,6 +15,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.net.NetClient;
@@ -34,7 +36,7 @@ import org.junit.jupiter.api.Timeout;
 import org.picos.Computation;
 import org.picos.Fiber;
 
-@Timeout(value = 30, unit = TimeUnit.SECONDS)
+@Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class ReadStreamIteratorTest {
   private static final int CHUNK = 64 * 1024;
 
@@ -215,6 +217,28 @@ class ReadStreamIteratorTest {
   }
 
   @Test
+  void awaitStreamPausesAnHttpResponseSoThatAFiberReadsAllOfItsBody() throws Exception {
+    int size = 512 * 1024;
+    HttpServer server = vertx.createHttpServer()
+        .requestHandler(request -> request.response().end(Buffer.buffer(new byte[size])));
+    int port = get(server.listen(0, "127.0.0.1")).actualPort();
+    HttpClientAgent client = vertx.createHttpClient();
+    long bytes = get(PicosVertx.future(vertx.getOrCreateContext(), () -> {
+      HttpClientRequest request = PicosVertx.await(client.request(HttpMethod.GET, port, "127.0.0.1", "/"));
+      HttpClientResponse response = PicosVertx.awaitStream(request.send());
+      PicosVertx.await(vertx.timer(20)); // the whole body has arrived by now: paused, not dropped
+      long total = 0;
+      try (ReadStreamIterator<Buffer> body = PicosVertx.iterate(response)) {
+        while (body.hasNext()) {
+          total += body.next().length();
+        }
+      }
+      return total;
+    }));
+    assertEquals(size, bytes);
+  }
+
+  @Test
   void theStreamsFailureReachesTheConsumerAfterTheItemsBeforeIt() throws Exception {
     Promise<Void> gotFirst = Promise.promise();
     CompletableFuture<Throwable> failure = new CompletableFuture<>();
@@ -249,7 +273,7 @@ class ReadStreamIteratorTest {
   }
 
   @Test
-  void cancellingTheConsumerStopsItAndLeavesTheStreamPausedForOthers() throws Exception {
+  void cancellingTheConsumerStopsItAndLeavesTheStreamPausedForOthersAndASecondConsumerIsRefused() throws Exception {
     CompletableFuture<NetSocket> accepted = new CompletableFuture<>();
     int port = listen(accepted::complete);
     NetClient netClient = vertx.createNetClient();
@@ -257,17 +281,26 @@ class ReadStreamIteratorTest {
     NetSocket socket = accepted.get(10, TimeUnit.SECONDS);
 
     Context ctx = vertx.getOrCreateContext();
-    CompletableFuture<ReadStreamIterator<Buffer>> made = new CompletableFuture<>();
+    Recording rec = new Recording(socket);
+    ReadStreamIterator<Buffer> it = PicosVertx.iterate(rec);
+    CompletableFuture<Throwable> consumerEnded = new CompletableFuture<>();
     Computation<Object> consumer = PicosVertx.scheduler(ctx).start(() -> {
-      ReadStreamIterator<Buffer> it = PicosVertx.iterate(socket);
-      made.complete(it);
-      return it.hasNext();
+      try {
+        return it.hasNext();
+      } catch (RuntimeException e) {
+        consumerEnded.complete(e);
+        throw e;
+      }
     });
-    ReadStreamIterator<Buffer> it = made.get(10, TimeUnit.SECONDS);
+    until(() -> !rec.fetchSizes.isEmpty()); // the consumer waits in hasNext
+    IllegalStateException second = assertThrows(IllegalStateException.class, it::hasNext);
+    assertTrue(second.getMessage().contains("one consumer at a time"), second.getMessage());
+
     CancellationException cause = new CancellationException("consumer no longer needed");
     consumer.tryCancel(cause);
-    assertSame(cause, assertThrows(CancellationException.class, consumer::await));
+    assertSame(cause, consumerEnded.get(10, TimeUnit.SECONDS));
     assertFalse(it.hasNext(), "a cancelled iterator is closed");
+    assertEquals(List.of(16L), rec.fetchSizes);
 
     // The socket was left paused; new handlers take it over.
     CompletableFuture<String> received = new CompletableFuture<>();
