@@ -55,7 +55,8 @@ import org.picos.sched.ExecutorScheduler;
  *   <li>Closing Vert.x undeploys every verticle, so the same happens, and the cancellation
  *       cause names the Vert.x shutdown instead.</li>
  * </ul>
- * A verticle instance is deployed at most once.
+ * A {@code stop()} that never returns holds the undeployment (and so Vert.x's close) up, as the
+ * stop of any verticle does. A verticle instance is deployed at most once.
  */
 public abstract class FiberVerticle implements Deployable {
   /** The Vert.x instance this verticle is deployed on; set before {@link #start()}. */

@@ -169,7 +169,9 @@ class ClusteredEventBusTest {
     try {
       Computation<Object> waiting = a.start(() -> {
         Computation<?> self = Fiber.current().computation();
-        // Cancel this wait when the node serving it leaves the cluster.
+        // Vert.x does not fail a pending request when the node serving it leaves: the request
+        // only times out (after 30 s by default). Cancelling the waiting fiber when the member
+        // leaves ends the wait at once with a cause saying why.
         UUID listener = managerA.getHazelcastInstance().getCluster().addMembershipListener(new MembershipListener() {
           @Override
           public void memberAdded(MembershipEvent event) {}
