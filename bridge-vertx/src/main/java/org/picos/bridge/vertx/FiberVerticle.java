@@ -44,8 +44,9 @@ import org.picos.sched.ExecutorScheduler;
  *   <li>Deploy: {@link #start()} runs in a fiber on the deployment's context; the deployment
  *       completes when it returns, or fails with what it threw (the fibers it started are then
  *       cancelled).</li>
- *   <li>Fibers of the verticle: those started with {@link #spawn}, {@link #fiberHandler} or
- *       {@link #scheduler()}, and all their children, run on the verticle's context (a handler
+ *   <li>Fibers of the verticle: those started with {@link #spawn}, {@link #fiberHandler},
+ *       {@link #scheduler()} or {@link PicosVertx#future} on its context, and all their
+ *       children, run on the verticle's context (a handler
  *       fiber on the duplicate of it that delivered its event, so per-request context data is
  *       in place) and belong to the verticle.</li>
  *   <li>Undeploy: {@link #stop()} runs in a fiber while the verticle's other fibers still run;
@@ -105,6 +106,7 @@ public abstract class FiberVerticle implements Deployable {
         .onClose(this::allFibersEnded, null)
         .build();
     scheduler = s;
+    PicosVertx.register(ctx, s);
     PromiseInternal<Void> started = ctx.promise();
     Computation<Object> main = PicosVertx.startOn(s, ctx, () -> {
       start();

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Supplier;
@@ -72,7 +73,10 @@ public final class PicosVertx {
     Handler.addBlockingGuard(EVENT_LOOP_GUARD);
   }
 
-  /** The scheduler behind {@link #future}, one per Vert.x instance, dropped when it closes. */
+  /** Key of a deployment's scheduler in its context's local data; see {@link #schedulerOf}. */
+  private static final Object SCHEDULER_KEY = new Object();
+
+  /** The scheduler behind {@link #future} off deployments, one per Vert.x instance, dropped when it closes. */
   private static final Map<VertxInternal, ExecutorScheduler> SHARED = new ConcurrentHashMap<>();
 
   /**
@@ -148,13 +152,13 @@ public final class PicosVertx {
    * there too.
    *
    * <p>Cancellation: Vert.x futures cannot be cancelled, so the fiber runs until its body ends,
-   * or until the Vert.x instance is closed: then it is cancelled with a
+   * or until its host goes away: when {@code context} belongs to a deployment, until that
+   * deployment is undeployed (for a {@link FiberVerticle}, the fiber is one of the verticle's);
+   * otherwise until the Vert.x instance is closed. It is then cancelled with a
    * {@link SchedulerClosedException} naming the shutdown, which also fails the future.
-   * Undeploying a verticle does not stop these fibers; start them from a {@link FiberVerticle}
-   * for that.
    *
-   * @return a future failed with a {@link SchedulerClosedException} if the Vert.x instance is
-   *     closed
+   * @return a future failed with a {@link SchedulerClosedException} if the deployment is
+   *     undeployed or the Vert.x instance closed
    * @throws NullPointerException if an argument is null
    * @throws IllegalArgumentException if {@code context} is a virtual-thread context or not a
    *     Vert.x context
@@ -165,7 +169,7 @@ public final class PicosVertx {
     PromiseInternal<T> promise = ctx.promise();
     Computation<T> c;
     try {
-      c = startOn(shared(ctx.owner()), ctx, body);
+      c = startOn(schedulerOf(ctx), ctx, body);
     } catch (SchedulerClosedException closed) {
       promise.fail(closed);
       return promise.future();
@@ -351,7 +355,40 @@ public final class PicosVertx {
     };
   }
 
-  /** The scheduler behind {@link #future}: one per Vert.x instance; fibers choose their context. */
+  /**
+   * The scheduler behind {@link #future} on {@code ctx}: the one registered for its deployment
+   * (a {@link FiberVerticle}'s, or one made on first use and closed with the deployment's
+   * context), or, off any deployment, the one of its Vert.x instance. Kept in the base context's
+   * local data, so there is one per deployment context, not one per duplicate.
+   */
+  static ExecutorScheduler schedulerOf(ContextInternal ctx) {
+    ContextInternal base = ctx.unwrap();
+    String deployment = base.deploymentID();
+    if (deployment == null) {
+      return shared(base.owner());
+    }
+    ConcurrentMap<Object, Object> data = base.localContextData();
+    Object existing = data.get(SCHEDULER_KEY);
+    if (existing != null) {
+      return (ExecutorScheduler) existing;
+    }
+    ExecutorScheduler created = onContext(base, "vertx-deployment(" + deployment + ")")
+        .placement(placement(base.owner(), base))
+        .build();
+    existing = data.putIfAbsent(SCHEDULER_KEY, created);
+    if (existing != null) {
+      return (ExecutorScheduler) existing; // the one built here has no fiber and no hook: dropped
+    }
+    new ContextCloseHook(base).attach(created);
+    return created;
+  }
+
+  /** Makes {@code scheduler} the one {@link #future} uses on {@code ctx}'s deployment. */
+  static void register(ContextInternal ctx, ExecutorScheduler scheduler) {
+    ctx.unwrap().localContextData().put(SCHEDULER_KEY, scheduler);
+  }
+
+  /** The scheduler behind {@link #future} off any deployment: one per Vert.x instance. */
   private static ExecutorScheduler shared(VertxInternal vx) {
     ExecutorScheduler s = SHARED.get(vx);
     if (s != null) {

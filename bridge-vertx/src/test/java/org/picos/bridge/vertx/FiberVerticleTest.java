@@ -54,7 +54,7 @@ class FiberVerticleTest {
       assertTrue(Fiber.inFiber());
       PicosVertx.await(vertx.timer(20));
       assertSame(startContext, Vertx.currentContext());
-      spawn(() -> {
+      PicosVertx.future(context, () -> {
         try {
           return PicosVertx.await(Promise.<String>promise().future());
         } catch (RuntimeException e) {

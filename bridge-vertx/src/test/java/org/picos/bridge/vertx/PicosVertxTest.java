@@ -296,7 +296,7 @@ class PicosVertxTest {
   }
 
   @Test
-  void undeployingTheVerticleOfAContextClosesItsSchedulers() throws Exception {
+  void undeployingTheVerticleOfAContextEndsTheFibersOfItsSchedulersAndFutures() throws Exception {
     AtomicReference<Context> verticleContext = new AtomicReference<>();
     String id = get(vertx.deployVerticle(new VerticleBase() {
       @Override
@@ -307,10 +307,18 @@ class PicosVertxTest {
     }));
     Scheduler s = PicosVertx.scheduler(verticleContext.get());
     Computation<String> suspended = s.start(() -> PicosVertx.await(Promise.<String>promise().future()));
+    CompletableFuture<Throwable> viaFuture = new CompletableFuture<>();
+    PicosVertx.future(verticleContext.get(), () -> PicosVertx.await(Promise.<String>promise().future()))
+        .onFailure(viaFuture::complete);
     get(vertx.undeploy(id));
     SchedulerClosedException e = assertThrows(SchedulerClosedException.class, suspended::await);
     assertTrue(e.getMessage().contains("Deployment " + id + " was undeployed"), e.getMessage());
     assertTrue(s.isClosed());
+    Throwable failed = viaFuture.get(10, TimeUnit.SECONDS);
+    assertInstanceOf(SchedulerClosedException.class, failed);
+    assertTrue(failed.getMessage().contains("Deployment " + id + " was undeployed"), failed.getMessage());
+    Future<Integer> late = PicosVertx.future(verticleContext.get(), () -> 1);
+    assertInstanceOf(SchedulerClosedException.class, late.cause(), "no new fibers on an undeployed deployment");
   }
 
   @Test
