@@ -1,15 +1,20 @@
 package org.picos.tck.interop;
 
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.picos.Scheduler;
 import org.picos.bridge.future.PicosFutures;
 import org.picos.bridge.reactor.PicosReactor;
 import org.picos.bridge.rxjava.PicosRx;
+import org.picos.bridge.vertx.PicosVertx;
 import org.picos.sched.Schedulers;
 
 /** Every host of the interop matrix and the stress tests: the core schedulers and each bridge's. */
@@ -27,7 +32,9 @@ final class Hosts {
         host("reactor parallel", () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.parallel()),
             t -> t.getName().startsWith("parallel-")),
         host("rxjava", () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
-            t -> t.getName().startsWith("RxComputationThreadPool-")));
+            t -> t.getName().startsWith("RxComputationThreadPool-")),
+        vertxHost("vertx-context", true),
+        vertxHost("vertx", false));
   }
 
   /** A host whose fibers' carrier threads are recognised by {@code onHost}. */
@@ -51,6 +58,45 @@ final class Hosts {
         @Override
         public void close() {
           s.close();
+        }
+      };
+    });
+  }
+
+  /**
+   * A Vert.x instance of its own: fibers on one event-loop context ({@code oneContext}) or each on
+   * a fresh one; every fiber must run on an event loop of that instance with its context current.
+   */
+  private static Host vertxHost(String name, boolean oneContext) {
+    return new Host(name, () -> {
+      Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2));
+      Context context = oneContext ? vertx.getOrCreateContext() : null;
+      Scheduler s = oneContext ? PicosVertx.scheduler(context) : PicosVertx.scheduler(vertx);
+      return new Host.Running() {
+        @Override
+        public Scheduler scheduler() {
+          return s;
+        }
+
+        @Override
+        public void checkHost() {
+          Context current = Vertx.currentContext();
+          boolean onHost = Context.isOnEventLoopThread() && current != null
+              && (oneContext ? current == context : current.owner() == vertx);
+          if (!onHost) {
+            throw new AssertionError("a fiber of " + name + " runs on " + Thread.currentThread()
+                + " with context " + current);
+          }
+        }
+
+        @Override
+        public void close() {
+          s.close();
+          try {
+            vertx.close().await(30, TimeUnit.SECONDS);
+          } catch (Exception e) {
+            throw new AssertionError("Vert.x did not close", e);
+          }
         }
       };
     });
