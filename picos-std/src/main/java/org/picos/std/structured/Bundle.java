@@ -56,7 +56,15 @@ public final class Bundle {
   private final Computation<Void> token = Computation.create(Computation.Mode.LIFO);
   /** Returned when the last member (body or child) ends. */
   private final Computation<Void> finished = Computation.create();
-  /** Members alive: 1 for the body plus one per running child; 0 = completed, final. */
+  /**
+   * Members alive, a lock-free counter: {@code n > 0} while the body or children run, and
+   * {@code 0} once the last one ended, which is final.
+   * <pre>
+   *   n &gt; 0 --fork (CAS n -&gt; n + 1)--&gt; n + 1      (fork seeing 0 throws IllegalStateException)
+   *   n &gt; 1 --a member ends------------&gt; n - 1
+   *   1     --the last member ends------&gt; 0       (join released, token cancelled)
+   * </pre>
+   */
   private final AtomicInteger members = new AtomicInteger(1);
   private final List<Throwable> errors = new ArrayList<>();
 

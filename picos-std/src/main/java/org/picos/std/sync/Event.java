@@ -31,7 +31,9 @@ import org.picos.Trigger;
  * and throws the cause, unless an event committed first: then the committed result is returned
  * (a received element is never dropped, a send never half-happens). An exception thrown while
  * offering (by a {@code guard} supplier, or an {@code after} armed by a cancelled fiber)
- * withdraws the offers and escapes {@code sync}.
+ * withdraws the offers and escapes {@code sync}; if an earlier offer of the same sync had
+ * already committed (say, received an element), that result is lost, as in Picos, so treat
+ * such exceptions as fatal bugs rather than control flow.
  *
  * <p>Events are immutable and may be synced any number of times, by any fibers.
  *
