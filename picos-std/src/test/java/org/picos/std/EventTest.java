@@ -108,6 +108,37 @@ class EventTest {
     });
   }
 
+  /** A commit racing the selecting fiber's cancellation: the element is returned, never lost. */
+  @ParameterizedTest
+  @EnumSource(Env.class)
+  void cancelRacingCommitLosesNoElement(Env env) {
+    env.exec(() -> {
+      Channel<Integer> a = Channel.rendezvous();
+      Channel<Integer> b = Channel.rendezvous();
+      for (int round = 0; round < 40; round++) {
+        Env.Task<Integer> selecting = Env.fork(() -> Event.select(a.receiveEvent(), b.receiveEvent()));
+        until("offers made", () -> a.waitingReceivers() == 1 && b.waitingReceivers() == 1);
+        CancellationException cause = new CancellationException("race " + round);
+        boolean sent;
+        if (round % 2 == 0) {
+          b.send(round);
+          sent = true;
+          selecting.cancel(cause);
+        } else {
+          selecting.cancel(cause);
+          sent = a.trySend(round);
+        }
+        until("select ended", selecting::isDone);
+        if (sent) {
+          assertEquals(round, selecting.join(), "a committed element is returned despite the cancellation");
+        } else {
+          assertSame(cause, selecting.failure());
+        }
+        assertEquals(0, a.waitingReceivers() + b.waitingReceivers(), "every offer withdrawn");
+      }
+    });
+  }
+
   /** Selecting senders meet selecting receivers: each element still goes exactly once. */
   @ParameterizedTest
   @EnumSource(Env.class)
