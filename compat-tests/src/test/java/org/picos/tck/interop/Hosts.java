@@ -5,6 +5,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Predicate;
 import org.picos.Scheduler;
+import org.picos.bridge.rxjava.PicosRx;
 import org.picos.sched.Schedulers;
 
 /** Every host of the interop matrix and the stress tests: the core schedulers and each bridge's. */
@@ -16,7 +17,9 @@ final class Hosts {
         host("fifo", Schedulers::fifo, t -> t.getName().startsWith("fifo-")),
         host("multi(2)", () -> Schedulers.multi(2), t -> t.getName().startsWith("multi(2)")),
         host("threadPerFiber", Schedulers::threadPerFiber, Thread::isVirtual),
-        executorHost());
+        executorHost(),
+        host("rxjava", () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
+            t -> t.getName().startsWith("RxComputationThreadPool-")));
   }
 
   /** A host whose fibers' carrier threads are recognised by {@code onHost}. */
