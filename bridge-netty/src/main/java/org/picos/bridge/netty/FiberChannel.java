@@ -89,10 +89,26 @@ public final class FiberChannel {
     void handle(FiberChannel channel) throws Exception;
   }
 
+  /*
+   * Every field but ctx and computation (published for channel() and computation()) is only
+   * touched on the channel's event loop, by the pipeline's events and by the fiber, which runs
+   * there too; so there are no locks and no atomics.
+   *
+   * Life cycle:
+   *   ADDED   --channel active----------> RUNNING  (computation set, one read requested)
+   *   ADDED   --closed before active----> ENDED    (the fiber never starts)
+   *   RUNNING --channel closed----------> ENDED    (ended, closeCause set, fiber cancelled,
+   *                                                 a suspended reader or writer woken)
+   *   RUNNING or ENDED --handler ends---> FIBER_ENDED (fiberEnded: buffer released, failure
+   *                                                 reported, channel closed)
+   * Reading: readRequested is true from a ctx.read() until the next channelReadComplete; a read
+   * is requested whenever the buffer is empty and the channel has not ended, never while it
+   * holds messages.
+   */
   private final Handler handler;
   private final Events events = new Events();
-  private ChannelHandlerContext ctx;
-  private Computation<?> computation;
+  private volatile ChannelHandlerContext ctx;
+  private volatile Computation<?> computation;
   private final ArrayDeque<Object> inbound = new ArrayDeque<>();
   private Trigger reader;
   private final List<Trigger> writers = new ArrayList<>(1);

@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.picos.Computation;
+import org.picos.Fiber;
 import org.picos.SchedulerClosedException;
 
 /** A fiber per channel over real NIO channels on 127.0.0.1. */
@@ -156,7 +157,7 @@ class FiberChannelTest {
         }
         result.tryReturn(new long[] {got, maxBuffered});
         ch.writeAndFlush(text("!"));
-      })), b -> b.childOption(ChannelOption.RCVBUF_ALLOCATOR,
+      })), b -> b.childOption(ChannelOption.RECVBUF_ALLOCATOR,
           new FixedRecvByteBufAllocator(readSize).maxMessagesPerRead(1)));
 
       Collector ack = new Collector(1);
@@ -361,6 +362,41 @@ class FiberChannelTest {
       assertInstanceOf(CancellationException.class, e);
       assertTrue(e.getMessage().contains("was closed"), e.getMessage());
       assertEquals(0, late.refCnt(), "write released the message it could not write");
+    }
+  }
+
+  @Test
+  void misuseGetsClearErrorsAndAWriteFutureCanBeAwaited() throws Exception {
+    Computation<FiberChannel> served = Computation.create();
+    Computation<Object> secondReader = Computation.create();
+    Computation<Boolean> written = Computation.create();
+    try (Loopback net = new Loopback()) {
+      net.serve(PicosNetty.fiberPerChannel(ch -> {
+        served.tryReturn(ch);
+        // The child runs once this fiber is suspended in read().
+        Fiber.spawn(() -> secondReader.tryCapture(ch::read));
+        Object msg = ch.read();
+        written.tryReturn(PicosNetty.await(ch.writeAndFlush(msg)) == null);
+      }));
+      Collector echoed = new Collector(1);
+      Channel client = net.connect(echoed);
+      FiberChannel fc = served.await();
+
+      IllegalStateException offLoop = assertThrows(IllegalStateException.class, fc::read);
+      assertTrue(offLoop.getMessage().contains("FiberChannel.read must be called on the event loop"),
+          offLoop.getMessage());
+      ByteBuf notWritten = text("x");
+      assertThrows(IllegalStateException.class, () -> fc.write(notWritten));
+      assertEquals(0, notWritten.refCnt(), "write released what it refused");
+
+      IllegalStateException twoReaders =
+          assertThrows(IllegalStateException.class, secondReader::await);
+      assertTrue(twoReaders.getMessage().contains("another fiber is already reading"),
+          twoReaders.getMessage());
+
+      client.writeAndFlush(text("x"));
+      assertEquals("x", echoed.done.await());
+      assertTrue(written.await(), "the awaited ChannelFuture succeeded");
     }
   }
 

@@ -55,14 +55,14 @@ final class Loopback implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     if (server != null) {
-      server.close().await(10, TimeUnit.SECONDS);
+      server.close().awaitUninterruptibly(10, TimeUnit.SECONDS);
     }
     serverLoops.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     clientLoops.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-    if (!serverLoops.terminationFuture().await(10, TimeUnit.SECONDS)
-        || !clientLoops.terminationFuture().await(10, TimeUnit.SECONDS)) {
+    if (!serverLoops.terminationFuture().awaitUninterruptibly(10, TimeUnit.SECONDS)
+        || !clientLoops.terminationFuture().awaitUninterruptibly(10, TimeUnit.SECONDS)) {
       throw new AssertionError("event loops did not terminate");
     }
   }
