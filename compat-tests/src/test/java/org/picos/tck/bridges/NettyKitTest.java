@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Nested;
+import org.picos.FiberLocal;
 import org.picos.Scheduler;
 import org.picos.bridge.netty.PicosNetty;
 import org.picos.tck.SchedulerTck;
@@ -19,6 +20,8 @@ import org.picos.tck.SchedulerTck;
  * kit, which leaves the loops running.
  */
 class NettyKitTest {
+  /** The thread a fiber first checked its host on: a group's fiber must stay on that loop. */
+  private static final FiberLocal<Thread> HOME = FiberLocal.withInitial(Thread::currentThread);
   private static EventLoopGroup group;
 
   @BeforeAll
@@ -72,6 +75,10 @@ class NettyKitTest {
     protected void checkHost() {
       if (!onGroupLoop()) {
         throw new AssertionError("fiber left the group's event loops: on " + Thread.currentThread());
+      }
+      if (HOME.get() != Thread.currentThread()) {
+        throw new AssertionError("fiber moved from its loop " + HOME.get().getName() + " to "
+            + Thread.currentThread().getName());
       }
     }
   }
