@@ -22,6 +22,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.picos.Computation;
@@ -297,6 +300,42 @@ class FiberChannelTest {
         Thread.sleep(5);
       }
       assertSame(boom, recorder.caught.poll());
+    }
+  }
+
+  @Test
+  void aFailureNobodyHandlesIsLoggedByThePipelineTail() throws Exception {
+    IllegalArgumentException unhandled = new IllegalArgumentException("nobody handles this");
+    ConcurrentLinkedQueue<Throwable> logged = new ConcurrentLinkedQueue<>();
+    Logger tailLogger = Logger.getLogger("io.netty.channel.DefaultChannelPipeline");
+    Handler capture = new Handler() {
+      @Override
+      public void publish(LogRecord record) {
+        if (record.getThrown() != null) {
+          logged.add(record.getThrown());
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    tailLogger.addHandler(capture);
+    try (Loopback net = new Loopback()) {
+      net.serve(PicosNetty.fiberPerChannel(ch -> {
+        throw unhandled;
+      }));
+      Channel client = net.connect(new Collector(1));
+      assertTrue(client.closeFuture().await(10, TimeUnit.SECONDS), "the channel was closed");
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (!logged.contains(unhandled)) {
+        assertTrue(System.nanoTime() < deadline, "the failure was not logged: " + logged);
+        Thread.sleep(5);
+      }
+    } finally {
+      tailLogger.removeHandler(capture);
     }
   }
 
