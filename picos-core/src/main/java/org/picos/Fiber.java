@@ -1,5 +1,8 @@
 package org.picos;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.Callable;
@@ -36,6 +39,13 @@ import java.util.concurrent.Callable;
  * and may change across an await on a multi-threaded scheduler. Keep fiber state in
  * {@link FiberLocal}; to carry ThreadLocal-based context (MDC, tracing) across suspensions,
  * register a {@link ThreadContext}.
+ *
+ * <p>On schedulers whose fibers move between carriers ({@code multi(n)}, multi-threaded
+ * executors), code in a fiber must not rely on carrier identity: {@link Thread#currentThread()},
+ * ThreadLocals and thread-owned locks ({@code ReentrantLock}) may differ before and after an await,
+ * and the JIT may even reuse a value of {@code Thread.currentThread()} read before a suspension.
+ * Picos' own operations are immune (they find the current fiber through a lookup the JIT cannot
+ * fold); single-threaded schedulers (fifo, an event loop) never move a fiber.
  *
  * <p>A fiber cannot suspend while it is <em>pinned</em>: a native frame or a class initializer on
  * its stack, and, on JDK 21 to 23, a held monitor ({@code synchronized}). Such an await throws an
@@ -80,9 +90,44 @@ public final class Fiber {
     return new Fiber(Objects.requireNonNull(computation, "computation"), forbid);
   }
 
+  /**
+   * Finds the fiber bound to the calling thread, through a call the JIT can never inline.
+   *
+   * <p>Why: a fiber's frames are compiled like any code, and HotSpot treats the value of
+   * {@code Thread.currentThread()} as fixed for the life of a compiled frame, so it may read it
+   * once, before a suspension, and reuse it after the fiber has resumed on another carrier: a
+   * ThreadLocal read inlined into a fiber's loop can then read the previous carrier's map (seen as
+   * fibers of a multi-threaded scheduler that lost track of themselves). Calling through a
+   * method handle held in a non-final field is never inlined (the handle is not a constant), so
+   * the lookup runs in a frame of its own, which never spans a suspension, and reads the carrier
+   * the fiber is on now.
+   */
+  @SuppressWarnings("FieldMayBeFinal")
+  private static MethodHandle boundLookup = boundLookup();
+
+  private static MethodHandle boundLookup() {
+    try {
+      return MethodHandles.lookup().findStatic(Fiber.class, "bound", MethodType.methodType(Fiber.class));
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  private static Fiber bound() {
+    return CURRENT.get();
+  }
+
+  private static Fiber boundFiber() {
+    try {
+      return (Fiber) boundLookup.invokeExact();
+    } catch (Throwable impossible) {
+      throw new AssertionError(impossible);
+    }
+  }
+
   /** Returns the calling fiber: the implicit fiber of the calling thread outside any scheduler. */
   public static Fiber current() {
-    Fiber f = CURRENT.get();
+    Fiber f = boundFiber();
     if (f == null) {
       f = new Fiber(Computation.create(), false);
       f.handler = Handler.threads();
@@ -93,7 +138,7 @@ public final class Fiber {
 
   /** Whether the calling code runs in a fiber of some scheduler (not a thread's implicit one). */
   public static boolean inFiber() {
-    Fiber f = CURRENT.get();
+    Fiber f = boundFiber();
     return f != null && f.handler != Handler.threads();
   }
 

@@ -782,6 +782,36 @@ public abstract class SchedulerTck {
     assertEquals(rounds, received.get());
   }
 
+  /**
+   * Hot loops get compiled with the fiber operations inlined; a fiber that moves between carriers
+   * must still find itself after every suspension (the JIT must not reuse a carrier read before it).
+   */
+  @Test
+  void fiberIdentitySurvivesHotLoopsAcrossSuspensions() {
+    int fibers = 4;
+    int rounds = 100_000;
+    scheduler.run(() -> {
+      List<Computation<Integer>> all = new ArrayList<>();
+      for (int i = 0; i < fibers; i++) {
+        all.add(Fiber.spawn(() -> {
+          Fiber self = Fiber.current();
+          int lost = 0;
+          for (int r = 0; r < rounds; r++) {
+            Fiber.yield();
+            if (Fiber.current() != self) {
+              lost++;
+            }
+          }
+          return lost;
+        }));
+      }
+      for (Computation<Integer> c : all) {
+        assertEquals(0, c.await(), "Fiber.current() returned another fiber after a yield");
+      }
+      return null;
+    });
+  }
+
   @Test
   void cancellationStormLeavesNoFiberBehind() {
     int fibers = 2_000;

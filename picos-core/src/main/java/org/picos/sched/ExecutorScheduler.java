@@ -150,10 +150,10 @@ public final class ExecutorScheduler extends ContinuationScheduler {
 
     private Builder(Executor executor) {
       this.executor = Objects.requireNonNull(executor, "executor");
-      this.name = "executor(" + executor + ")";
+      this.name = "executor(" + executor.getClass().getSimpleName() + ")-" + System.identityHashCode(executor);
     }
 
-    /** The name used in thread-free messages (errors, cancellation causes). */
+    /** The scheduler's name, used in its error messages and cancellation causes. */
     public Builder name(String name) {
       this.name = Objects.requireNonNull(name, "name");
       return this;
