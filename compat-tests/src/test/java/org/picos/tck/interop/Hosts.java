@@ -1,10 +1,16 @@
 package org.picos.tck.interop;
 
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.picos.Scheduler;
+import org.picos.bridge.netty.PicosNetty;
 import org.picos.bridge.rxjava.PicosRx;
 import org.picos.sched.Schedulers;
 
@@ -19,7 +25,36 @@ final class Hosts {
         host("threadPerFiber", Schedulers::threadPerFiber, Thread::isVirtual),
         executorHost(),
         host("rxjava", () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
-            t -> t.getName().startsWith("RxComputationThreadPool-")));
+            t -> t.getName().startsWith("RxComputationThreadPool-")),
+        nettyHost());
+  }
+
+  /** {@code PicosNetty.scheduler(group)} on a NIO event-loop group of its own, stopped on close. */
+  private static Host nettyHost() {
+    return new Host("netty", () -> {
+      EventLoopGroup group = new MultiThreadIoEventLoopGroup(2,
+          new DefaultThreadFactory("interop-netty"), NioIoHandler.newFactory());
+      Scheduler s = PicosNetty.scheduler(group);
+      return new Host.Running() {
+        @Override
+        public Scheduler scheduler() {
+          return s;
+        }
+
+        @Override
+        public void checkHost() {
+          if (!Thread.currentThread().getName().startsWith("interop-netty-")) {
+            throw new AssertionError("a fiber of the netty host runs on " + Thread.currentThread());
+          }
+        }
+
+        @Override
+        public void close() {
+          s.close();
+          group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+      };
+    });
   }
 
   /** A host whose fibers' carrier threads are recognised by {@code onHost}. */
