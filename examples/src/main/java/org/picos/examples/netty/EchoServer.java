@@ -25,6 +25,10 @@ import org.picos.bridge.netty.PicosNetty;
  * blocking-style code ({@code read}, {@code write}) running in a fiber on the connection's
  * event loop. The clients are Netty channels with fibers of their own. {@link #main} starts the
  * server on 127.0.0.1, drives it over loopback, prints what happened and exits.
+ *
+ * <p>Run it with
+ * {@code mvn -q -B -DskipTests -Dtour -Dtour.main=org.picos.examples.netty.EchoServer -pl examples -am package}
+ * (or any {@code java} with the flag {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED}).
  */
 public final class EchoServer {
   private EchoServer() {}

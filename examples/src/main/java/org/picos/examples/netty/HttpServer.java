@@ -48,6 +48,10 @@ import org.picos.bridge.netty.PicosNetty;
  * Netty timer the work was waiting on). The work is also cancelled if the connection closes.
  * {@link #main} starts the server on 127.0.0.1, sends requests with a Netty HTTP client (a fiber
  * too), prints what happened and exits.
+ *
+ * <p>Run it with
+ * {@code mvn -q -B -DskipTests -Dtour -Dtour.main=org.picos.examples.netty.HttpServer -pl examples -am package}
+ * (or any {@code java} with the flag {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED}).
  */
 public final class HttpServer {
   /** How long the server lets a piece of work run before answering 504. */
