@@ -75,7 +75,10 @@ public final class PicosNetty {
    * running; shutting the loop down closes it (see the class comment).
    *
    * <p>Start fibers from anywhere with {@link Scheduler#start}; {@link Scheduler#run} from a
-   * plain thread blocks that thread, which is refused on an event-loop thread.
+   * plain thread blocks that thread, which is refused on an event-loop thread. Likewise
+   * {@link Scheduler#close()} called on an event-loop thread outside a fiber cancels the fibers
+   * and then throws a {@link BlockingOperationException} instead of waiting for them; close it
+   * from another thread, or from a fiber (which does not wait).
    *
    * @throws NullPointerException if {@code loop} is null
    */

@@ -213,6 +213,19 @@ class PicosNettyTest {
       });
       assertInstanceOf(BlockingOperationException.class, run.get(10, TimeUnit.SECONDS));
       assertEquals(2, s.run(() -> 2), "a plain thread may still block");
+
+      Computation<Object> suspended = s.start(() -> Computation.create().await());
+      Future<Throwable> close = loop.submit(() -> {
+        try {
+          s.close();
+          return null;
+        } catch (Throwable t) {
+          return t;
+        }
+      });
+      assertInstanceOf(BlockingOperationException.class, close.get(10, TimeUnit.SECONDS));
+      assertTrue(s.isClosed());
+      assertThrows(SchedulerClosedException.class, suspended::await);
     }
   }
 
