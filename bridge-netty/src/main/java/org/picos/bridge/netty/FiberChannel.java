@@ -50,8 +50,9 @@ import org.picos.Trigger;
  * therefore stops the transport from reading: the peer's writes fill the socket buffers and the
  * peer sees backpressure. (The read kept outstanding while the buffer is empty is also how a
  * close by the peer is noticed while the fiber is busy elsewhere; behind unread messages, as
- * in TCP itself, it is noticed once they are read.) Before {@code read()} suspends it flushes the fiber's unflushed writes, so a
- * request/reply loop never waits for an answer to a request still sitting unflushed.
+ * in TCP itself, it is noticed once they are read.) Before {@code read()} suspends it flushes
+ * the fiber's unflushed writes, so a request/reply loop never waits for an answer to a request
+ * still sitting unflushed.
  *
  * <h2>Writing and backpressure</h2>
  * {@link #write(Object)} suspends while the channel is not writable (its outbound buffer is
@@ -280,7 +281,8 @@ public final class FiberChannel {
   private void checkOnLoop(String operation) {
     if (!ctx.executor().inEventLoop()) {
       throw new IllegalStateException("FiberChannel." + operation + " must be called on the event"
-          + " loop of " + ctx.channel() + ": from the channel's fiber or a fiber it spawned, not from "
+          + " loop of " + ctx.channel() + ": from the channel's fiber or a fiber it spawned,"
+          + " not from "
           + Thread.currentThread().getName());
     }
   }
@@ -311,7 +313,8 @@ public final class FiberChannel {
       return;
     }
     ended = true;
-    String what = "Channel " + ctx.channel() + (closed ? " was closed" : "'s fiber handler was removed");
+    String what = "Channel " + ctx.channel()
+        + (closed ? " was closed" : "'s fiber handler was removed");
     closeCause = ctx.executor().isShuttingDown()
         ? new SchedulerClosedException(what + " because its event loop is shutting down")
         : new CancellationException(what);

@@ -57,7 +57,8 @@ import org.picos.sched.ExecutorScheduler;
  */
 public final class PicosNetty {
   /** One scheduler per event executor, shared by {@link #future} and {@link #fiberPerChannel}. */
-  private static final ConcurrentHashMap<EventExecutor, Scheduler> SHARED = new ConcurrentHashMap<>();
+  private static final ConcurrentHashMap<EventExecutor, Scheduler> SHARED =
+      new ConcurrentHashMap<>();
 
   static {
     Handler.addBlockingGuard(PicosNetty::refuseBlockingOnEventLoop);

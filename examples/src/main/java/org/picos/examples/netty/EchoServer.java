@@ -65,7 +65,8 @@ public final class EchoServer {
         new Bootstrap()
             .group(clientLoops)
             .channel(NioSocketChannel.class)
-            .handler(PicosNetty.fiberPerChannel(ch -> echoed.tryCapture(() -> talk(ch, client, messages, out))))
+            .handler(PicosNetty.fiberPerChannel(
+                ch -> echoed.tryCapture(() -> talk(ch, client, messages, out))))
             .connect("127.0.0.1", port).sync();
       }
       List<String> results = new ArrayList<>();
@@ -93,8 +94,8 @@ public final class EchoServer {
       bytes += ((ByteBuf) msg).readableBytes();
       ch.write(msg);
     }
-    say(out, "server fiber for " + ch.channel().remoteAddress() + " saw the end of the stream after "
-        + bytes + " bytes");
+    say(out, "server fiber for " + ch.channel().remoteAddress()
+        + " saw the end of the stream after " + bytes + " bytes");
   }
 
   /** A client's fiber: send the lines, read until all of them came back, then close. */

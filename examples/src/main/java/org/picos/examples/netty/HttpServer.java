@@ -135,7 +135,8 @@ public final class HttpServer {
     Computation<String> work = Fiber.spawn(() -> {
       ScheduledFuture<String> timer = loop.schedule(() -> "slept", ms, TimeUnit.MILLISECONDS);
       try {
-        return "worked " + ms + " ms (" + PicosNetty.await(timer) + " on " + Thread.currentThread().getName() + ")";
+        String outcome = PicosNetty.await(timer);
+        return "worked " + ms + " ms (" + outcome + " on " + Thread.currentThread().getName() + ")";
       } finally {
         if (timer.isCancelled()) {
           say(out, "work of " + ms + " ms cancelled; its Netty timer was cancelled too");
@@ -174,13 +175,15 @@ public final class HttpServer {
   private static List<String> ask(FiberChannel ch, List<String> paths, PrintStream out) {
     List<String> answers = new ArrayList<>();
     for (String path : paths) {
-      FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
+      FullHttpRequest request =
+          new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
       request.headers().set(HttpHeaderNames.HOST, "127.0.0.1");
       HttpUtil.setKeepAlive(request, true);
       ch.writeAndFlush(request);
       FullHttpResponse response = (FullHttpResponse) ch.read();
       if (response == null) {
-        throw new IllegalStateException("the server closed the connection before answering " + path);
+        throw new IllegalStateException(
+            "the server closed the connection before answering " + path);
       }
       String answer = path + " -> " + response.status().code() + " "
           + response.content().toString(StandardCharsets.UTF_8).trim();
