@@ -7,10 +7,14 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.picos.Scheduler;
+import org.picos.bridge.future.PicosFutures;
 import org.picos.bridge.netty.PicosNetty;
+import org.picos.bridge.reactor.PicosReactor;
 import org.picos.bridge.rxjava.PicosRx;
 import org.picos.sched.Schedulers;
 
@@ -24,6 +28,10 @@ final class Hosts {
         host("multi(2)", () -> Schedulers.multi(2), t -> t.getName().startsWith("multi(2)")),
         host("threadPerFiber", Schedulers::threadPerFiber, Thread::isVirtual),
         executorHost(),
+        host("futures(commonPool)", () -> PicosFutures.scheduler(ForkJoinPool.commonPool()),
+            t -> t instanceof ForkJoinWorkerThread w && w.getPool() == ForkJoinPool.commonPool()),
+        host("reactor parallel", () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.parallel()),
+            t -> t.getName().startsWith("parallel-")),
         host("rxjava", () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
             t -> t.getName().startsWith("RxComputationThreadPool-")),
         nettyHost());
