@@ -38,7 +38,7 @@ public final class Hosts {
   private Hosts() {}
 
   /** The hosts the interop matrix pairs up: one of each kind. */
-  static List<Host> all() {
+  public static List<Host> all() {
     return List.of(fifo(), multi(), threadPerFiber(), fixedPool(), futuresCommonPool(),
         reactorParallel(), rxComputation(), vertxContext(), vertx(), nettyLoop(), nettyGroup());
   }
