@@ -239,7 +239,14 @@ public final class Computation<T> {
     if (state instanceof Running) {
       Trigger trigger = Trigger.create();
       if (tryAttach(trigger)) {
-        Throwable cancel = trigger.await();
+        Throwable cancel;
+        try {
+          cancel = trigger.await();
+        } catch (RuntimeException | Error refused) {
+          // The wait was refused (a pinned fiber, a thread that must not block): leave nothing behind.
+          detach(trigger);
+          throw refused;
+        }
         if (cancel != null) {
           detach(trigger);
           throw unchecked(cancel);
