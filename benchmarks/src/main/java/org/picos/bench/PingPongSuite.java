@@ -7,11 +7,7 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import jdk.internal.vm.Continuation;
-import kotlin.ResultKt;
-import kotlin.Unit;
 import kotlin.coroutines.EmptyCoroutineContext;
-import kotlin.coroutines.intrinsics.IntrinsicsKt;
-import kotlin.coroutines.jvm.internal.ContinuationImpl;
 import kotlinx.coroutines.BuildersKt;
 import kotlinx.coroutines.CoroutineStart;
 import kotlinx.coroutines.ExecutorCoroutineDispatcher;
@@ -294,66 +290,8 @@ public class PingPongSuite {
       Channel<Integer> toPing = ChannelKt.Channel(Channel.RENDEZVOUS, BufferOverflow.SUSPEND, null);
       Channel<Integer> toPong = ChannelKt.Channel(Channel.RENDEZVOUS, BufferOverflow.SUSPEND, null);
       BuildersKt.launch(scope, EmptyCoroutineContext.INSTANCE, CoroutineStart.DEFAULT,
-          (s, pongDone) -> new KotlinPlayer(pongDone, toPong, toPing, false).start());
-      return new KotlinPlayer(done, toPing, toPong, true).start();
+          (s, pongDone) -> new KotlinPlayer(pongDone, toPong, toPing, false, ROUNDS).start());
+      return new KotlinPlayer(done, toPing, toPong, true, ROUNDS).start();
     });
-  }
-
-  /**
-   * One party of the kotlinx ping-pong as the continuation kotlinc would generate for the
-   * suspend function {@code repeat(ROUNDS) { send(...); receive() }} (or receive first, for
-   * pong): each step either completes at once or returns {@code COROUTINE_SUSPENDED}, and the
-   * dispatcher calls {@link #invokeSuspend} with the step's result when it resumes.
-   */
-  private static final class KotlinPlayer extends ContinuationImpl {
-    private final Channel<Integer> in;
-    private final Channel<Integer> out;
-    private final boolean ping;
-    private int step;
-    private int value;
-    private boolean suspended;
-
-    @SuppressWarnings("unchecked")
-    KotlinPlayer(kotlin.coroutines.Continuation<?> completion, Channel<Integer> in, Channel<Integer> out,
-        boolean ping) {
-      super((kotlin.coroutines.Continuation<Object>) completion);
-      this.in = in;
-      this.out = out;
-      this.ping = ping;
-    }
-
-    Object start() {
-      return invokeSuspend(Unit.INSTANCE);
-    }
-
-    @Override
-    protected Object invokeSuspend(Object result) {
-      ResultKt.throwOnFailure(result);
-      if (suspended) {
-        suspended = false;
-        finishStep(result);
-      }
-      Object suspend = IntrinsicsKt.getCOROUTINE_SUSPENDED();
-      while (step < 2 * ROUNDS) {
-        Object r = sending() ? out.send(ping ? value : value + 1, this) : in.receive(this);
-        if (r == suspend) {
-          suspended = true;
-          return suspend;
-        }
-        finishStep(r);
-      }
-      return value;
-    }
-
-    private boolean sending() {
-      return (step % 2 == 0) == ping;
-    }
-
-    private void finishStep(Object result) {
-      if (!sending()) {
-        value = (Integer) result;
-      }
-      step++;
-    }
   }
 }

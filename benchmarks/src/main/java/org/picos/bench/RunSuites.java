@@ -161,14 +161,7 @@ public final class RunSuites {
   /** Appends the suite's table and its targets. */
   private static void table(StringBuilder md, Class<?> suite, Collection<RunResult> results) {
     Suite s = suite.getAnnotation(Suite.class);
-    Map<String, Score> scores = new LinkedHashMap<>();
-    for (RunResult r : results) {
-      String bench = r.getParams().getBenchmark();
-      Score score = s.metric().isEmpty() ? Score.primary(r) : Score.secondary(r, s.metric());
-      if (score != null) {
-        scores.put(bench.substring(bench.lastIndexOf('.') + 1), score);
-      }
-    }
+    Map<String, Score> scores = scores(results, s.metric());
     String unit = s.metric().isEmpty() ? "ns/op" : s.unit();
     Score ref = scores.get(s.reference());
     md.append("## ").append(s.title()).append("\n\n").append(s.description().strip()).append("\n\n")
@@ -190,10 +183,28 @@ public final class RunSuites {
     if (goals.length > 0) {
       md.append("\n| target | measured | verdict |\n|---|---|---|\n");
       for (Suite.Goal g : goals) {
-        md.append("| ").append(g.text()).append(" | ").append(verdict(g, scores, unit)).append(" |\n");
+        md.append("| ").append(g.text()).append(" | ")
+            .append(g.metric().isEmpty() ? verdict(g, scores, unit) : verdict(g, scores(results, g.metric()), g.unit()))
+            .append(" |\n");
       }
     }
     md.append('\n');
+  }
+
+  /**
+   * Each contender's score by method name: JMH's primary result for an empty {@code metric},
+   * else the named secondary result (contenders without it are left out).
+   */
+  private static Map<String, Score> scores(Collection<RunResult> results, String metric) {
+    Map<String, Score> scores = new LinkedHashMap<>();
+    for (RunResult r : results) {
+      String bench = r.getParams().getBenchmark();
+      Score score = metric.isEmpty() ? Score.primary(r) : Score.secondary(r, metric);
+      if (score != null) {
+        scores.put(bench.substring(bench.lastIndexOf('.') + 1), score);
+      }
+    }
+    return scores;
   }
 
   /** The suite's benchmark methods: the reference first, then by name. */
@@ -216,6 +227,9 @@ public final class RunSuites {
     }
     double x = is.value();
     if (!Double.isNaN(g.atMost())) {
+      if (g.atMost() <= 0) { // no factor to miss a bound of zero by
+        return number(x) + " " + unit + " | " + (x <= g.atMost() ? "**met**" : "**missed**");
+      }
       return verdict(number(x) + " " + unit, x <= g.atMost(), x / g.atMost() - 1);
     }
     if (Double.isNaN(g.ratioAtMost()) && Double.isNaN(g.speedupAtLeast())) {

@@ -85,6 +85,17 @@ public @interface Suite {
 
     /** The target as the issue states it. */
     String text();
+
+    /**
+     * The result this goal judges: empty for the suite's own {@link Suite#metric()}, otherwise
+     * the name of a secondary result (such as an {@code @AuxCounters} field) of {@link #is()},
+     * averaged over the measured iterations like {@link Suite#metric()}. Lets a suite timed in
+     * ns/op also state a count, for example how often an operation suspended.
+     */
+    String metric() default "";
+
+    /** The unit to print for {@link #metric()}; ignored without it. */
+    String unit() default "";
   }
 
   /** Container of repeated {@link Goal}s. */
