@@ -9,6 +9,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.Future;
 import java.util.function.BiConsumer;
 import org.picos.Computation;
 import org.picos.Fiber;
@@ -270,6 +271,17 @@ public final class PicosFutures {
    */
   public static <T> T await(CompletionStage<T> stage) {
     Objects.requireNonNull(stage, "PicosFutures.await: stage must not be null");
+    if (stage.getClass() == CompletableFuture.class) {
+      // Fast path: a plain CompletableFuture that already has its value answers without a
+      // trigger or callback, as the general path would (a signalled trigger returns at once,
+      // without a cancellation check). Subclasses, such as minimalCompletionStage() views, and
+      // failed futures take the general path.
+      @SuppressWarnings("unchecked")
+      CompletableFuture<T> future = (CompletableFuture<T>) stage;
+      if (future.state() == Future.State.SUCCESS) {
+        return future.resultNow();
+      }
+    }
     Outcome<T> outcome = new Outcome<>();
     stage.whenComplete(outcome);
     Throwable cancel = outcome.done.await();
