@@ -18,6 +18,7 @@ import org.picos.sched.Schedulers;
 import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;
 import reactor.core.Disposable;
+import reactor.core.Fuseable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.MonoSink;
@@ -243,6 +244,19 @@ public final class PicosReactor {
    */
   public static <T> T await(Mono<T> mono) {
     Objects.requireNonNull(mono, "mono");
+    if (mono instanceof Fuseable.ScalarCallable<?> scalar) {
+      // Fast path for a Mono that holds its value from assembly (Mono.just, Mono.empty): read
+      // it without a subscription, as Reactor's own block() does for them. A scalar error
+      // (Mono.error) throws from call(); it takes the general path, which delivers the error
+      // exactly as for any other Mono.
+      try {
+        @SuppressWarnings("unchecked")
+        T value = (T) scalar.call();
+        return value;
+      } catch (Exception error) {
+        // fall through
+      }
+    }
     return new AwaitSubscriber<T>(AwaitSubscriber.MONO).awaitOn(mono);
   }
 

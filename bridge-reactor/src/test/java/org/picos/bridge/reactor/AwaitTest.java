@@ -17,10 +17,12 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.picos.Computation;
+import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.sched.Schedulers;
 import reactor.core.publisher.Flux;
@@ -42,6 +44,30 @@ class AwaitTest {
     assertEquals("x", picos.run(() -> PicosReactor.await(Mono.just("x"))));
     assertNull(picos.run(() -> PicosReactor.await(Mono.empty())));
     assertEquals("late", picos.run(() -> PicosReactor.await(Mono.delay(Duration.ofMillis(20)).map(t -> "late"))));
+  }
+
+  @Test
+  void awaitOfAMonoThatHasItsValueDoesNotSuspend() {
+    try (Scheduler fifo = Schedulers.fifo()) {
+      fifo.run(() -> {
+        AtomicBoolean siblingRan = new AtomicBoolean();
+        Computation<Void> sibling = Fiber.spawn(() -> {
+          siblingRan.set(true);
+          return null;
+        });
+        // On one FIFO carrier the sibling runs only if this fiber suspends or yields.
+        assertEquals("x", PicosReactor.await(Mono.just("x")));
+        assertNull(PicosReactor.await(Mono.empty()));
+        IllegalStateException failure = new IllegalStateException("failed");
+        assertSame(failure, assertThrows(IllegalStateException.class,
+            () -> PicosReactor.await(Mono.error(failure))));
+        assertFalse(siblingRan.get(), "await of a Mono with its value suspended the fiber");
+        // Control: awaiting a Mono that has no value yet does suspend, and the sibling runs.
+        assertEquals("late", PicosReactor.await(Mono.delay(Duration.ofMillis(5)).map(t -> "late")));
+        assertTrue(siblingRan.get());
+        return sibling.await();
+      });
+    }
   }
 
   @Test
