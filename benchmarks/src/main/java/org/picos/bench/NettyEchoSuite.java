@@ -16,6 +16,7 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -23,6 +24,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -47,9 +49,9 @@ import org.picos.bridge.netty.PicosNetty;
     description = """
         One operation is one 64-byte message echoed over loopback (ns per message; \
         1,000,000,000 / score = messages per second). A Netty client (one event-loop thread) \
-        holds 100 connections to the server, made once per trial; each invocation sends 100 \
+        holds 100 connections to the server, made once per trial; each invocation sends 20 \
         messages on every connection, one at a time (the next as soon as the echo is back), \
-        all 100 connections at once: 10,000 messages per invocation. Every server listens on \
+        all 100 connections at once: 2,000 messages per invocation. Every server listens on \
         127.0.0.1:0; the Netty servers run on a `MultiThreadIoEventLoopGroup` of two NIO event \
         loops (the machine's cores).
 
@@ -60,7 +62,11 @@ import org.picos.bridge.netty.PicosNetty;
         `channelRead` and flushes in `channelReadComplete`.
         - `virtualThreads`: a `java.net.ServerSocket` and one virtual thread per accepted \
         socket (default scheduler, all cores) copying its `InputStream` to its `OutputStream` \
-        through an 8 KiB buffer; `TCP_NODELAY` on, as in Netty.""")
+        through an 8 KiB buffer; `TCP_NODELAY` on, as in Netty.
+
+        Each contender also reports the CPU time of the whole JVM per message \
+        (`cpuNsPerMessage` in the run log), which depends far less on the machine's load than \
+        the elapsed time does.""")
 @Suite.Goal(is = "fiberPerChannel", vs = "plainHandler", ratioAtMost = 1 / 0.9,
     text = "fiber per channel ≥ 90% of the plain handler's throughput (≤ 1.11× its time per message)")
 @Suite.Goal(is = "fiberPerChannel", vs = "virtualThreads", speedupAtLeast = 1.5,
@@ -71,7 +77,7 @@ import org.picos.bridge.netty.PicosNetty;
 @State(Scope.Benchmark)
 public class NettyEchoSuite {
   static final int CONNECTIONS = 100;
-  static final int ROUNDS = 100;
+  static final int ROUNDS = 20;
   static final int SIZE = 64;
   private static final ByteBuf MESSAGE =
       Unpooled.unreleasableBuffer(Unpooled.directBuffer(SIZE).writeZero(SIZE)).asReadOnly();
@@ -163,8 +169,36 @@ public class NettyEchoSuite {
     }
   }
 
+  /**
+   * The CPU time the whole benchmark JVM (client, server and JMH) spent per message in this
+   * iteration, reported by JMH as the secondary result {@code cpuNsPerMessage}. Unlike the
+   * elapsed time, it hardly depends on what else the machine runs, so on a shared machine it
+   * is the steadier measure of each server's cost (the client's share is the same for all).
+   */
+  @AuxCounters(AuxCounters.Type.EVENTS)
+  @State(Scope.Thread)
+  public static class CpuTime {
+    private static final com.sun.management.OperatingSystemMXBean OS =
+        (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    public double cpuNsPerMessage;
+    private long start;
+    private long messages;
+
+    @Setup(Level.Iteration)
+    public void clear() {
+      cpuNsPerMessage = 0;
+      messages = 0;
+      start = OS.getProcessCpuTime();
+    }
+
+    void add(int moreMessages) {
+      messages += moreMessages;
+      cpuNsPerMessage = (double) (OS.getProcessCpuTime() - start) / messages;
+    }
+  }
+
   /** Sends ROUNDS messages on every connection, all at once, and waits for the last echoes. */
-  private int roundTrips() {
+  private int roundTrips(CpuTime cpu) {
     CountDownLatch done = new CountDownLatch(CONNECTIONS);
     for (Client client : clients) {
       client.channel.eventLoop().execute(() -> client.begin(done));
@@ -173,28 +207,29 @@ public class NettyEchoSuite {
     for (Client client : clients) {
       client.check();
     }
+    cpu.add(CONNECTIONS * ROUNDS);
     return CONNECTIONS;
   }
 
   @Benchmark
   @OperationsPerInvocation(CONNECTIONS * ROUNDS)
   @Suite.Contender("a fiber per connection: `PicosNetty.fiberPerChannel`, `read()`/`write()` loop")
-  public int fiberPerChannel() {
-    return roundTrips();
+  public int fiberPerChannel(CpuTime cpu) {
+    return roundTrips(cpu);
   }
 
   @Benchmark
   @OperationsPerInvocation(CONNECTIONS * ROUNDS)
   @Suite.Contender("a plain Netty `ChannelInboundHandler` echo")
-  public int plainHandler() {
-    return roundTrips();
+  public int plainHandler(CpuTime cpu) {
+    return roundTrips(cpu);
   }
 
   @Benchmark
   @OperationsPerInvocation(CONNECTIONS * ROUNDS)
   @Suite.Contender("`ServerSocket`, a virtual thread per connection, blocking streams")
-  public int virtualThreads() {
-    return roundTrips();
+  public int virtualThreads(CpuTime cpu) {
+    return roundTrips(cpu);
   }
 
   /** The plain Netty echo: write what is read, flush once the read batch is over. */
