@@ -1,5 +1,9 @@
 package org.picos.tck.interop;
 
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -12,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.picos.Scheduler;
 import org.picos.bridge.future.PicosFutures;
+import org.picos.bridge.netty.PicosNetty;
 import org.picos.bridge.reactor.PicosReactor;
 import org.picos.bridge.rxjava.PicosRx;
 import org.picos.bridge.vertx.PicosVertx;
@@ -34,7 +39,36 @@ final class Hosts {
         host("rxjava", () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
             t -> t.getName().startsWith("RxComputationThreadPool-")),
         vertxHost("vertx-context", true),
-        vertxHost("vertx", false));
+        vertxHost("vertx", false),
+        nettyHost());
+  }
+
+  /** {@code PicosNetty.scheduler(group)} on a NIO event-loop group of its own, stopped on close. */
+  private static Host nettyHost() {
+    return new Host("netty", () -> {
+      EventLoopGroup group = new MultiThreadIoEventLoopGroup(2,
+          new DefaultThreadFactory("interop-netty"), NioIoHandler.newFactory());
+      Scheduler s = PicosNetty.scheduler(group);
+      return new Host.Running() {
+        @Override
+        public Scheduler scheduler() {
+          return s;
+        }
+
+        @Override
+        public void checkHost() {
+          if (!Thread.currentThread().getName().startsWith("interop-netty-")) {
+            throw new AssertionError("a fiber of the netty host runs on " + Thread.currentThread());
+          }
+        }
+
+        @Override
+        public void close() {
+          s.close();
+          group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+      };
+    });
   }
 
   /** A host whose fibers' carrier threads are recognised by {@code onHost}. */
