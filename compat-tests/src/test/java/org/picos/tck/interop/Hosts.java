@@ -1,5 +1,6 @@
 package org.picos.tck.interop;
 
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -40,7 +41,37 @@ final class Hosts {
             t -> t.getName().startsWith("RxComputationThreadPool-")),
         vertxHost("vertx-context", true),
         vertxHost("vertx", false),
-        nettyHost());
+        nettyHost(),
+        nettyLoopHost());
+  }
+
+  /** {@code PicosNetty.scheduler(loop)} on one loop of a group of its own; fibers stay on it. */
+  private static Host nettyLoopHost() {
+    return new Host("netty-loop", () -> {
+      EventLoopGroup group = new MultiThreadIoEventLoopGroup(2,
+          new DefaultThreadFactory("interop-loop"), NioIoHandler.newFactory());
+      EventLoop loop = group.next();
+      Scheduler s = PicosNetty.scheduler(loop);
+      return new Host.Running() {
+        @Override
+        public Scheduler scheduler() {
+          return s;
+        }
+
+        @Override
+        public void checkHost() {
+          if (!loop.inEventLoop()) {
+            throw new AssertionError("a fiber of the netty-loop host runs on " + Thread.currentThread());
+          }
+        }
+
+        @Override
+        public void close() {
+          s.close();
+          group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+      };
+    });
   }
 
   /** {@code PicosNetty.scheduler(group)} on a NIO event-loop group of its own, stopped on close. */
