@@ -62,7 +62,7 @@ import reactor.core.publisher.Mono;
  *       {@link org.picos.std.sync.Channel} (Netty fibers send audit records, a Vert.x fiber
  *       receives them) and one {@link Computation} (the server gave up on a slow request: the
  *       consumer replies only then, too late).</li>
- *   <li>A Vert.x HTTP client, in a fiber on another Vert.x event loop, drives the server over
+ *   <li>A Vert.x HTTP client, in a fiber on a Vert.x event loop, drives the server over
  *       loopback with three requests. The third one ({@code slow}) makes every source too slow:
  *       the timeout cancels the flock, and the cancellation reaches each ecosystem in its own
  *       terms (the Mono and the Flowable are cancelled, the CompletableFuture is cancelled, the
@@ -70,12 +70,12 @@ import reactor.core.publisher.Mono;
  *       504.</li>
  * </ul>
  *
- * Each line of the trace names the thread that ran the step. The tour runs in a second or two,
- * stops every host and exits by itself.
+ * Each line of the trace names the thread that ran the step. The tour runs in a few seconds
+ * (most of it the slow request's timeout), stops every host and exits by itself.
  */
 public final class Tour {
-  /** The Picos timeout of one request. */
-  static final Duration TIMEOUT = Duration.ofSeconds(1);
+  /** The Picos timeout of one request: ample for the fast sources, even on a loaded machine. */
+  static final Duration TIMEOUT = Duration.ofSeconds(2);
   /** How long each source takes for a normal request, and for a {@code slow} one. */
   private static final long FAST_MS = 20;
   private static final long SLOW_MS = 10_000;
@@ -99,6 +99,12 @@ public final class Tour {
     this.vertx = vertx;
   }
 
+  /**
+   * Runs the tour on the console and returns once every host has stopped.
+   *
+   * @throws Exception if a host fails to start or stop, or a request fails for another reason
+   *     than the tour's timeout
+   */
   public static void main(String[] args) throws Exception {
     run(System.out);
   }

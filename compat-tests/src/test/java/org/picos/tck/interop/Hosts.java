@@ -61,7 +61,8 @@ final class Hosts {
         @Override
         public void checkHost() {
           if (!loop.inEventLoop()) {
-            throw new AssertionError("a fiber of the netty-loop host runs on " + Thread.currentThread());
+            throw new AssertionError(
+                "a fiber of the netty-loop host runs on " + Thread.currentThread());
           }
         }
 

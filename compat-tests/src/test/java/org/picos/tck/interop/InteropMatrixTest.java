@@ -258,10 +258,11 @@ class InteropMatrixTest {
   }
 
   /**
-   * A flock on A whose children are fibers started on B, each tied to the flock's cancellation
-   * token by {@link Computation#attachCanceler} and joined by a member forked on A. Another fiber
-   * on A cancels the flock's owner: each child on B sees that very cause on its own host, and
-   * the owner's join ends with it only after every child on B has finished unwinding.
+   * A flock on A whose children are fibers started on B by members forked on A, each tied to
+   * the flock's cancellation token by {@link Computation#attachCanceler} and joined by its
+   * member. Another fiber on A cancels the flock's owner: each child on B sees that very cause
+   * on its own host, and the owner's join ends with it only after every child on B has finished
+   * unwinding.
    *
    * <p>A child's computation completes as soon as it is cancelled, while its fiber may still be
    * unwinding, so the joining member waits for a computation the child returns as its very last
@@ -277,7 +278,8 @@ class InteropMatrixTest {
     Computation<Throwable> joined = Computation.create();
     Computation<Void> owner = a.scheduler().start(() -> {
       try {
-        return Flock.joinAfter(() -> scopeWithChildrenOn(a, b, children, ready, onB, finished, seenOnB));
+        return Flock.joinAfter(
+            () -> scopeWithChildrenOn(a, b, children, ready, onB, finished, seenOnB));
       } catch (RuntimeException t) {
         a.checkHost();
         joined.tryReturn(t);
@@ -305,32 +307,34 @@ class InteropMatrixTest {
 
   /**
    * The body of the flock of {@link #fiberOnACancelsAFlockWithChildrenOnB}, run by a fiber on A:
-   * starts {@code children} fibers on B tied to the flock, each joined by a member on A.
+   * forks {@code children} members on A, each of which starts a fiber on B, ties it to the
+   * flock's cancellation token and waits for its end. The member exists before its child starts,
+   * so the flock's join cannot miss a child, whenever the cancellation comes.
    */
   private static Void scopeWithChildrenOn(Host.Running a, Host.Running b, int children, Latch ready,
       Queue<Computation<Object>> onB, Queue<Computation<Void>> finished, Queue<Throwable> seenOnB) {
     a.checkHost();
-    Computation<?> token = Fiber.current().computation();
     for (int i = 0; i < children; i++) {
-      Computation<Void> ended = Computation.create();
-      Computation<Object> child = b.scheduler().start(() -> {
-        try {
-          b.checkHost();
-          ready.countDown();
-          return Control.block();
-        } catch (CancellationException e) {
-          b.checkHost();
-          seenOnB.add(e);
-          throw e;
-        } finally {
-          ended.tryReturn(null);
-        }
-      });
-      onB.add(child);
-      finished.add(ended);
-      Trigger canceler = Computation.attachCanceler(token, child);
       Flock.fork(() -> {
         a.checkHost();
+        Computation<Void> ended = Computation.create();
+        Computation<Object> child = b.scheduler().start(() -> {
+          try {
+            b.checkHost();
+            ready.countDown();
+            return Control.block();
+          } catch (CancellationException e) {
+            b.checkHost();
+            seenOnB.add(e);
+            throw e;
+          } finally {
+            ended.tryReturn(null);
+          }
+        });
+        onB.add(child);
+        finished.add(ended);
+        Computation<?> token = Fiber.current().computation();
+        Trigger canceler = Computation.attachCanceler(token, child);
         Control.protect(ended::await);
         a.checkHost();
         token.detach(canceler);

@@ -51,7 +51,8 @@ class InteropStressTest {
   @Test
   void fibersOnEveryHostShareChannelsAndMutexes() {
     long seed = Long.getLong("picos.stress.seed", System.nanoTime());
-    System.out.println("InteropStressTest seed " + seed + " (rerun with -Dpicos.stress.seed=" + seed + ")");
+    System.out.println(
+        "InteropStressTest seed " + seed + " (rerun with -Dpicos.stress.seed=" + seed + ")");
     SplittableRandom random = new SplittableRandom(seed);
 
     List<Host.Running> hosts = new ArrayList<>();
@@ -81,7 +82,8 @@ class InteropStressTest {
           receivers.add(host.scheduler().start(() -> receive(host, from)));
         } else {
           int me = id;
-          workers.add(host.scheduler().start(() -> work(host, me, mine, channels, mutexes, deadline)));
+          workers.add(host.scheduler().start(
+              () -> work(host, me, mine, channels, mutexes, deadline)));
         }
       }
 
@@ -100,7 +102,7 @@ class InteropStressTest {
           assertTrue(received.add(item), () -> item + " received twice (seed " + seed + ")");
           Integer last = lastSeq.put(item.sender(), item.seq());
           assertTrue(last == null || last < item.seq(),
-              () -> item + " received after seq " + last + " of the same sender (seed " + seed + ")");
+              () -> item + " received after seq " + last + " of its sender (seed " + seed + ")");
         }
       }
       assertEquals(sent, received.size(), "elements lost (seed " + seed + ")");
