@@ -140,8 +140,10 @@ public final class FiberChannel {
   }
 
   /**
-   * The computation of this channel's fiber. Cancel it to cancel the fiber (which then ends,
-   * closing the channel). Safe from any thread.
+   * The computation of this channel's fiber: it returns {@code null} when the handler returns,
+   * is cancelled with the handler's failure when it throws, or with the close cause when the
+   * channel closes first. Cancel it to cancel the fiber (which then ends, closing the channel).
+   * Safe from any thread.
    */
   public Computation<?> computation() {
     return computation;
@@ -351,14 +353,19 @@ public final class FiberChannel {
     } catch (Throwable t) {
       failure = t;
     }
-    Throwable ownCancel = Fiber.current().computation().canceled();
+    Computation<?> own = Fiber.current().computation();
+    Throwable ownCancel = own.canceled();
     Throwable result = failure;
-    onLoop(() -> fiberDone(result, ownCancel));
-    if (failure instanceof Exception e) {
-      throw e;
-    }
-    if (failure instanceof Error e) {
-      throw e;
+    finish(result, ownCancel);
+    // The failure went down the pipeline; it also completes the computation if nothing did yet
+    // (a completed one would hand it to the uncaught-exception handler: reported twice).
+    if (own.isRunning()) {
+      if (failure instanceof Exception e) {
+        throw e;
+      }
+      if (failure instanceof Error e) {
+        throw e;
+      }
     }
     return null;
   }
@@ -381,16 +388,27 @@ public final class FiberChannel {
     }
   }
 
-  /** Runs {@code action} on the channel's loop; here if the loop has terminated. */
-  private void onLoop(Runnable action) {
+  /**
+   * Ends the channel's life after the fiber: on the loop, or, when the fiber unwound elsewhere
+   * because the loop has terminated (it closed the channel as it did), by reporting what would
+   * have gone down the pipeline to the uncaught-exception handler.
+   */
+  private void finish(Throwable failure, Throwable ownCancel) {
     if (ctx.executor().inEventLoop()) {
-      action.run();
+      fiberDone(failure, ownCancel);
       return;
     }
     try {
-      ctx.executor().execute(action);
+      ctx.executor().execute(() -> fiberDone(failure, ownCancel));
     } catch (RejectedExecutionException loopTerminated) {
-      action.run();
+      fiberEnded = true;
+      releaseBuffered();
+      if (failure != null && failure != ownCancel) {
+        org.picos.Handler.reportUncaught(failure);
+      }
+      if (pipelineFailure != null && !pipelineFailureThrown && pipelineFailure != failure) {
+        org.picos.Handler.reportUncaught(pipelineFailure);
+      }
     }
   }
 

@@ -285,8 +285,10 @@ class FiberChannelTest {
   void aFailingFiberClosesTheChannelAndFiresExceptionCaught() throws Exception {
     Recorder recorder = new Recorder();
     IllegalArgumentException boom = new IllegalArgumentException("boom");
+    Computation<FiberChannel> served = Computation.create();
     try (Loopback net = new Loopback()) {
       net.serve(pipeline(PicosNetty.fiberPerChannel(ch -> {
+        served.tryReturn(ch);
         ByteBuf msg = (ByteBuf) ch.read();
         msg.release();
         throw boom;
@@ -300,6 +302,7 @@ class FiberChannelTest {
         Thread.sleep(5);
       }
       assertSame(boom, recorder.caught.poll());
+      assertSame(boom, assertThrows(IllegalArgumentException.class, served.await().computation()::await));
     }
   }
 

@@ -61,6 +61,12 @@ public final class PicosReactor {
   /** The subscriber's context of the fiber started by mono/flux; unset elsewhere. */
   static final FiberLocal<ContextView> CONTEXT = FiberLocal.create();
 
+  static {
+    // Any Picos wait on a Reactor non-blocking thread outside a fiber (a Mutex, a channel, a
+    // Computation.await from an operator) is refused as block() would be, not just ours.
+    org.picos.Handler.addBlockingGuard(() -> checkMayBlock("A Picos wait outside a fiber"));
+  }
+
   private PicosReactor() {}
 
   /**

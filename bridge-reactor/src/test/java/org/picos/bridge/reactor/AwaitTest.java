@@ -113,6 +113,17 @@ class AwaitTest {
   }
 
   @Test
+  void anyPicosWaitOnAReactorNonBlockingThreadOutsideAFiberIsRefused() {
+    PicosReactor.context(); // the guard is installed with the facade
+    org.picos.Computation<String> never = org.picos.Computation.create();
+    Mono<String> waitingOnParallel = Mono.fromCallable(never::await)
+        .subscribeOn(reactor.core.scheduler.Schedulers.parallel());
+    IllegalStateException refused = assertThrows(IllegalStateException.class, waitingOnParallel::block);
+    assertTrue(refused.getMessage().startsWith("A Picos wait outside a fiber would block thread parallel-"),
+        refused.getMessage());
+  }
+
+  @Test
   void awaitedPublishersSeeTheFibersContext() {
     Mono<String> inner = Mono.deferContextual(ctx -> Mono.just(ctx.getOrDefault("k", "no context")));
     Mono<String> outer = PicosReactor.mono(picos, () -> PicosReactor.await(inner));

@@ -528,9 +528,9 @@ public final class PicosRx {
    * keep its thread.
    *
    * <p>Closing the returned scheduler cancels its fibers and waits for them, but never shuts
-   * down {@code rx}: it belongs to the caller (and Rx's global schedulers to the whole JVM). If
-   * {@code rx} has been shut down and refuses a slice, the Picos scheduler closes itself: its
-   * fibers are cancelled with a {@link org.picos.SchedulerClosedException} naming the shutdown
+   * down {@code rx}: it belongs to the caller (and Rx's global schedulers to the whole JVM). When
+   * {@code rx} is shut down (noticed by a probe every 50 ms, or when it refuses a slice), the
+   * Picos scheduler closes itself: its fibers are cancelled with a {@link org.picos.SchedulerClosedException} naming the shutdown
    * and unwind on a fallback thread (see {@link ExecutorScheduler}).
    *
    * <p>{@code scheduler(asRxScheduler(p))} returns {@code p} itself.
@@ -555,8 +555,25 @@ public final class PicosRx {
           Disposable d = rx.scheduleDirect(task, nanos, TimeUnit.NANOSECONDS);
           return d::dispose;
         })
+        .shutdownWhen(() -> isShutDown(rx))
         .build();
   }
+
+  /**
+   * Whether {@code rx} has been shut down. Rx schedulers cannot be asked, so this schedules a
+   * task a day ahead and cancels it at once: a shut-down scheduler refuses it, answering with an
+   * already disposed {@code Disposable}. Polled by the Picos scheduler (see
+   * {@link ExecutorScheduler.Builder#shutdownWhen}), so that fibers suspended on a scheduler that
+   * was shut down are cancelled even if none of them is ever resumed.
+   */
+  private static boolean isShutDown(io.reactivex.rxjava3.core.Scheduler rx) {
+    Disposable probe = rx.scheduleDirect(NOTHING, 1, TimeUnit.DAYS);
+    boolean refused = probe.isDisposed();
+    probe.dispose();
+    return refused;
+  }
+
+  private static final Runnable NOTHING = () -> {};
 
   /** Runs one fiber slice on {@code rx}; throws if {@code rx} dropped it because it shut down. */
   private static void executeOn(io.reactivex.rxjava3.core.Scheduler rx, Runnable task) {

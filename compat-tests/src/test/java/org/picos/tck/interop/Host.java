@@ -11,9 +11,9 @@ import org.picos.Scheduler;
  * @param name a short name for messages
  * @param create a new scheduler on a fresh host
  */
-record Host(String name, Supplier<Running> create) {
+public record Host(String name, Supplier<Running> create) {
   /** A live scheduler of this host. */
-  interface Running extends AutoCloseable {
+  public interface Running extends AutoCloseable {
     Scheduler scheduler();
 
     /** Throws an AssertionError if the calling fiber is not on this host. */

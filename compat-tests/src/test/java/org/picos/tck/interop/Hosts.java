@@ -5,6 +5,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -15,124 +16,186 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
+import org.picos.FiberLocal;
 import org.picos.Scheduler;
 import org.picos.bridge.future.PicosFutures;
 import org.picos.bridge.netty.PicosNetty;
 import org.picos.bridge.reactor.PicosReactor;
 import org.picos.bridge.rxjava.PicosRx;
 import org.picos.bridge.vertx.PicosVertx;
+import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
+import org.picos.tck.RandomExecutor;
 
-/** Every host of the interop matrix and the stress tests: the core schedulers and each bridge's. */
-final class Hosts {
+/**
+ * Every host this project has: the core schedulers, a seeded random one, and each bridge's. The
+ * kits run on each ({@code KitsTest}); the interop matrix and the stress tests pair them up.
+ * Bridges over a global foreign scheduler (Reactor's, RxJava's, the common pool) never stop it:
+ * closing the Picos scheduler cancels its fibers and leaves the foreign one running.
+ */
+public final class Hosts {
   private Hosts() {}
 
-  static List<Host> all() {
-    return List.of(
-        host("fifo", Schedulers::fifo, t -> t.getName().startsWith("fifo-")),
-        host("multi(2)", () -> Schedulers.multi(2), t -> t.getName().startsWith("multi(2)")),
-        host("threadPerFiber", Schedulers::threadPerFiber, Thread::isVirtual),
-        executorHost(),
-        host("futures(commonPool)", () -> PicosFutures.scheduler(ForkJoinPool.commonPool()),
-            t -> t instanceof ForkJoinWorkerThread w && w.getPool() == ForkJoinPool.commonPool()),
-        host("reactor parallel", () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.parallel()),
-            t -> t.getName().startsWith("parallel-")),
-        host("rxjava", () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
-            t -> t.getName().startsWith("RxComputationThreadPool-")),
-        vertxHost("vertx-context", true),
-        vertxHost("vertx", false),
-        nettyHost(),
-        nettyLoopHost());
+  /** The hosts the interop matrix pairs up: one of each kind. */
+  public static List<Host> all() {
+    return List.of(fifo(), multi(), threadPerFiber(), fixedPool(), futuresCommonPool(),
+        reactorParallel(), rxComputation(), vertxContext(), vertx(), nettyLoop(), nettyGroup());
   }
 
-  /** {@code PicosNetty.scheduler(loop)} on one loop of a group of its own; fibers stay on it. */
-  private static Host nettyLoopHost() {
-    return new Host("netty-loop", () -> {
-      EventLoopGroup group = new MultiThreadIoEventLoopGroup(2,
-          new DefaultThreadFactory("interop-loop"), NioIoHandler.newFactory());
-      EventLoop loop = group.next();
-      Scheduler s = PicosNetty.scheduler(loop);
-      return new Host.Running() {
-        @Override
-        public Scheduler scheduler() {
-          return s;
-        }
+  public static Host fifo() {
+    return host("fifo", Schedulers::fifo, t -> t.getName().startsWith("fifo-"));
+  }
 
-        @Override
-        public void checkHost() {
-          if (!loop.inEventLoop()) {
-            throw new AssertionError(
-                "a fiber of the netty-loop host runs on " + Thread.currentThread());
-          }
-        }
+  public static Host multi() {
+    return host("multi(2)", () -> Schedulers.multi(2), t -> t.getName().startsWith("multi(2)"));
+  }
 
-        @Override
-        public void close() {
-          s.close();
-          group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-        }
-      };
+  public static Host threadPerFiber() {
+    return host("threadPerFiber", Schedulers::threadPerFiber, Thread::isVirtual);
+  }
+
+  /** {@code Schedulers.onExecutor} on a fixed pool of threads named after the host. */
+  public static Host fixedPool() {
+    return onPool("executor(fixed pool)", 3, Schedulers::onExecutor);
+  }
+
+  /** {@code Schedulers.onExecutor} on a single thread: fibers never leave it. */
+  public static Host singleThread() {
+    return onPool("executor(single thread)", 1, Schedulers::onExecutor);
+  }
+
+  /** The test-only scheduler that runs ready fibers in an order drawn from {@code seed}. */
+  public static Host random(long seed) {
+    String name = "random(seed " + seed + ")";
+    return new Host(name, () -> {
+      System.out.println("random scheduler seed " + seed);
+      RandomExecutor executor = new RandomExecutor(seed);
+      Scheduler s = ExecutorScheduler.builder(executor).name(name).build();
+      return running(name, s, t -> t.getName().startsWith("random-scheduler-seed-"), () -> {});
     });
   }
 
-  /** {@code PicosNetty.scheduler(group)} on a NIO event-loop group of its own, stopped on close. */
-  private static Host nettyHost() {
-    return new Host("netty", () -> {
-      EventLoopGroup group = new MultiThreadIoEventLoopGroup(2,
-          new DefaultThreadFactory("interop-netty"), NioIoHandler.newFactory());
-      Scheduler s = PicosNetty.scheduler(group);
-      return new Host.Running() {
-        @Override
-        public Scheduler scheduler() {
-          return s;
-        }
+  public static Host futuresCommonPool() {
+    return host("futures(commonPool)", () -> PicosFutures.scheduler(ForkJoinPool.commonPool()),
+        t -> t instanceof ForkJoinWorkerThread w && w.getPool() == ForkJoinPool.commonPool());
+  }
 
-        @Override
-        public void checkHost() {
-          if (!Thread.currentThread().getName().startsWith("interop-netty-")) {
-            throw new AssertionError("a fiber of the netty host runs on " + Thread.currentThread());
-          }
-        }
+  public static Host futuresFixedPool() {
+    return onPool("futures(fixed pool)", 3, PicosFutures::scheduler);
+  }
 
-        @Override
-        public void close() {
-          s.close();
-          group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-        }
-      };
-    });
+  public static Host reactorSingle() {
+    return host("reactor single()", () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.single()),
+        t -> t.getName().startsWith("single-"));
+  }
+
+  public static Host reactorParallel() {
+    return host("reactor parallel()", () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.parallel()),
+        t -> t.getName().startsWith("parallel-"));
+  }
+
+  public static Host rxSingle() {
+    return host("rxjava single()", () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.single()),
+        t -> t.getName().startsWith("RxSingleScheduler-"));
+  }
+
+  public static Host rxComputation() {
+    return host("rxjava computation()",
+        () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
+        t -> t.getName().startsWith("RxComputationThreadPool-"));
+  }
+
+  /** A Vert.x instance of its own; every fiber on one event-loop context, with it current. */
+  public static Host vertxContext() {
+    return vertxHost("vertx context", true);
+  }
+
+  /** A Vert.x instance of its own; each fiber on a fresh event-loop context for life. */
+  public static Host vertx() {
+    return vertxHost("vertx", false);
+  }
+
+  /** A NIO event-loop group of its own; every fiber on one of its loops. */
+  public static Host nettyLoop() {
+    return nettyHost("netty event loop", true);
+  }
+
+  /** A NIO event-loop group of its own; each fiber on the loop it was placed on, for life. */
+  public static Host nettyGroup() {
+    return nettyHost("netty group", false);
   }
 
   /** A host whose fibers' carrier threads are recognised by {@code onHost}. */
-  static Host host(String name, java.util.function.Supplier<Scheduler> make, Predicate<Thread> onHost) {
+  static Host host(String name, Supplier<Scheduler> make, Predicate<Thread> onHost) {
+    return new Host(name, () -> running(name, make.get(), onHost, () -> {}));
+  }
+
+  /** A scheduler made by {@code make} over a pool of {@code threads} threads named after the host. */
+  private static Host onPool(String name, int threads,
+      java.util.function.Function<ExecutorService, Scheduler> make) {
     return new Host(name, () -> {
-      Scheduler s = make.get();
-      return new Host.Running() {
-        @Override
-        public Scheduler scheduler() {
-          return s;
-        }
-
-        @Override
-        public void checkHost() {
-          Thread t = Thread.currentThread();
-          if (!onHost.test(t)) {
-            throw new AssertionError("a fiber of " + name + " runs on " + t);
-          }
-        }
-
-        @Override
-        public void close() {
-          s.close();
-        }
-      };
+      ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+      });
+      return running(name, make.apply(pool), t -> t.getName().equals(name), pool::shutdownNow);
     });
   }
 
-  /**
-   * A Vert.x instance of its own: fibers on one event-loop context ({@code oneContext}) or each on
-   * a fresh one; every fiber must run on an event loop of that instance with its context current.
-   */
+  private static Host.Running running(String name, Scheduler s, Predicate<Thread> onHost, Runnable stopHost) {
+    return new Host.Running() {
+      @Override
+      public Scheduler scheduler() {
+        return s;
+      }
+
+      @Override
+      public void checkHost() {
+        Thread t = Thread.currentThread();
+        if (!onHost.test(t)) {
+          throw new AssertionError("a fiber of " + name + " runs on " + t);
+        }
+      }
+
+      @Override
+      public void close() {
+        try {
+          s.close();
+        } finally {
+          stopHost.run();
+        }
+      }
+    };
+  }
+
+  /** The thread a fiber first checked its host on: a Netty group's fiber must stay there. */
+  private static final FiberLocal<Thread> NETTY_HOME = FiberLocal.withInitial(Thread::currentThread);
+
+  private static Host nettyHost(String name, boolean oneLoop) {
+    return new Host(name, () -> {
+      EventLoopGroup group = new MultiThreadIoEventLoopGroup(2,
+          new DefaultThreadFactory("kit-netty"), NioIoHandler.newFactory());
+      EventLoop loop = group.next();
+      Scheduler s = oneLoop ? PicosNetty.scheduler(loop) : PicosNetty.scheduler(group);
+      Predicate<Thread> onHost = oneLoop
+          ? loop::inEventLoop
+          : t -> NETTY_HOME.get() == t && onLoopOf(group, t);
+      return running(name, s, onHost,
+          () -> group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly());
+    });
+  }
+
+  private static boolean onLoopOf(EventLoopGroup group, Thread t) {
+    for (EventExecutor e : group) {
+      if (e.inEventLoop(t)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private static Host vertxHost(String name, boolean oneContext) {
     return new Host(name, () -> {
       Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2));
@@ -163,32 +226,6 @@ final class Hosts {
           } catch (Exception e) {
             throw new AssertionError("Vert.x did not close", e);
           }
-        }
-      };
-    });
-  }
-
-  private static Host executorHost() {
-    return new Host("executor", () -> {
-      ExecutorService pool = Executors.newFixedThreadPool(2, r -> new Thread(r, "interop-pool"));
-      Scheduler s = Schedulers.onExecutor(pool);
-      return new Host.Running() {
-        @Override
-        public Scheduler scheduler() {
-          return s;
-        }
-
-        @Override
-        public void checkHost() {
-          if (!Thread.currentThread().getName().equals("interop-pool")) {
-            throw new AssertionError("a fiber of the executor host runs on " + Thread.currentThread());
-          }
-        }
-
-        @Override
-        public void close() {
-          s.close();
-          pool.shutdownNow();
         }
       };
     });
