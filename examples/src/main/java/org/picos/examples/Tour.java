@@ -311,7 +311,7 @@ public final class Tour {
 
     /** Records {@code what}, prefixed with the calling thread's name. */
     void say(String what) {
-      String line = String.format("%-32s %s", "[" + Thread.currentThread().getName() + "]", what);
+      String line = String.format("%-36s %s", "[" + Thread.currentThread().getName() + "]", what);
       lines.add(line);
       out.println(line);
     }
