@@ -120,15 +120,18 @@ public final class RunSuites {
   }
 
   private static ChainedOptionsBuilder options(Class<?> suite, boolean quick) {
-    return new OptionsBuilder()
+    ChainedOptionsBuilder b = new OptionsBuilder()
         .include("^" + Pattern.quote(suite.getName()) + "\\.\\w+$")
         .forks(quick ? 1 : 2)
-        .warmupIterations(quick ? 2 : 4)
+        .shouldFailOnError(false);
+    if (suite.getAnnotation(Suite.class).ownIterations()) {
+      return b;
+    }
+    return b.warmupIterations(quick ? 2 : 4)
         .warmupTime(TimeValue.seconds(1))
         .measurementIterations(quick ? 3 : 5)
         .measurementTime(TimeValue.seconds(quick ? 1 : 2))
-        .timeUnit(TimeUnit.NANOSECONDS)
-        .shouldFailOnError(false);
+        .timeUnit(TimeUnit.NANOSECONDS);
   }
 
   private static void header(StringBuilder md, boolean quick) {
@@ -149,7 +152,7 @@ public final class RunSuites {
         .append("- The machine may be shared and noisy: absolute numbers move from run to run. Judge the")
         .append(" **ratios**, which compare contenders measured back to back in the same run.\n")
         .append("- Error is JMH's 99.9% confidence half-interval; `n/a` where it cannot be computed")
-        .append(" (too few samples).\n\n");
+        .append(" (too few samples). Suites marked single-shot set their own iterations.\n\n");
   }
 
   /** Appends the suite's table and its targets. */

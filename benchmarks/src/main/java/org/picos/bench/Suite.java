@@ -15,7 +15,8 @@ import java.lang.annotation.Target;
  *
  * <p>Every suite class also carries the JMH annotations it needs, at least
  * {@code @Fork(jvmArgsAppend = Suite.ADD_EXPORTS)} so the forked JVM can use continuations;
- * {@link RunSuites} sets only the number of forks, iterations and their times (quick or full).
+ * {@link RunSuites} sets only the number of forks, iterations and their times (quick or full;
+ * see {@link #ownIterations()}).
  */
 @Retention(RetentionPolicy.RUNTIME)
 @Target(ElementType.TYPE)
@@ -40,6 +41,13 @@ public @interface Suite {
 
   /** The unit to print for {@link #metric()}; ignored for the primary score. */
   String unit() default "";
+
+  /**
+   * Whether the suite's own {@code @Warmup}/{@code @Measurement} annotations decide its
+   * iterations, instead of the quick/full settings of {@link RunSuites} (for single-shot suites
+   * whose shots take seconds). Forks are always set by RunSuites.
+   */
+  boolean ownIterations() default false;
 
   /** Position of the suite in RESULTS.md (ascending); suites added later pick larger numbers. */
   int order() default 100;
