@@ -35,8 +35,9 @@ import java.util.concurrent.CompletionException;
  *
  * <p>The common case is cheaper still: a fiber attaches one trigger, wakes and detaches it
  * before anything else was attached. Detaching the newest entry pops it (balance minus one, the
- * entry is gone, not dead), and popping the only entry goes back to the shared empty state, so
- * such an await allocates one list cell and nothing else. The list is made of {@link Running}
+ * entry is gone, not dead): the state goes back to the very object it was before the attach
+ * (the shared empty state if the list was empty), so such an await allocates one list cell and
+ * nothing else. The list is made of {@link Running}
  * cells themselves: each cell is a whole state (its trigger, the older cells, the balance), so
  * an attach allocates one object.
  *
@@ -301,7 +302,10 @@ public final class Computation<T> {
       Running next;
       if (r.trigger == trigger) {
         Running older = r.older;
-        next = older.isEmpty() ? older : new Running(older.trigger, older.older, r.balance - 1, r.lifo);
+        // The state before t was attached, unless a lazy detach lowered the balance since.
+        next = older.isEmpty() || older.balance == r.balance - 1
+            ? older
+            : new Running(older.trigger, older.older, r.balance - 1, r.lifo);
       } else {
         next = r.balance < 0 ? gc(r, null) : new Running(r.trigger, r.older, r.balance - 2, r.lifo);
       }
