@@ -48,8 +48,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
   }
 
   /** A fiber of this scheduler: its continuation and the operation it suspended for. */
-  final class Task implements Runnable {
-    final Fiber fiber;
+  final class Task extends Live implements Runnable {
     final LoomContinuation continuation;
     /** Where this task runs; chosen by the subclass at spawn. */
     final Object home;
@@ -61,7 +60,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     private final Runnable resumer = this::resume;
 
     Task(Fiber fiber, Runnable main, Object home) {
-      this.fiber = fiber;
+      super(fiber);
       this.home = home;
       this.continuation = new LoomContinuation(() -> runMain(fiber, main));
     }
@@ -81,7 +80,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
         unmount(previous);
       }
       if (continuation.isDone()) {
-        untrack(fiber);
+        untrack(this);
         return;
       }
       int suspendedFor = op;
@@ -133,7 +132,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     bind(child);
     Task task = new Task(child, main, placeNewFiber());
     setData(child, task);
-    track(child);
+    track(task);
     schedule(task, false);
   }
 
