@@ -47,14 +47,14 @@ public class CancelSuite {
 
   @TearDown(Level.Trial)
   public void stop() {
-    fifo.close();
+    Guard.close(fifo);
   }
 
   @Benchmark
   @OperationsPerInvocation(TASKS)
   @Suite.Contender("cancel a fiber awaiting a Trigger on `fifo()`, await its end")
   public int fifo() {
-    return fifo.run(() -> {
+    return Guard.run(fifo, () -> {
       int seen = 0;
       for (int i = 0; i < TASKS; i++) {
         Computation<Void> token = Computation.create();

@@ -50,8 +50,8 @@ public class FanOutSuite {
 
   @TearDown(Level.Trial)
   public void stop() {
-    fifo.close();
-    multi2.close();
+    Guard.close(fifo);
+    Guard.close(multi2);
     pool.shutdown();
   }
 
@@ -107,13 +107,13 @@ public class FanOutSuite {
   @Benchmark
   @Suite.Contender("fibers on `multi(2)`")
   public int multi2() {
-    return multi2.run(() -> fibers(N));
+    return Guard.run(multi2, () -> fibers(N));
   }
 
   @Benchmark
   @Suite.Contender("fibers on `fifo()`")
   public int fifo() {
-    return fifo.run(() -> fibers(N));
+    return Guard.run(fifo, () -> fibers(N));
   }
 
   @Benchmark

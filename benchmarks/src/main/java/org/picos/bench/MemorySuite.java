@@ -76,13 +76,13 @@ public class MemorySuite {
 
   private static double suspendedFibers(int count) {
     try (Scheduler fifo = Schedulers.fifo()) {
-      fifo.run(() -> null);
+      Guard.run(fifo, () -> null);
       long before = usedAfterGc();
       for (int i = 0; i < count; i++) {
         fifo.start(() -> Trigger.create().await());
       }
       // fifo() runs fibers in order: once this one runs, every fiber above is suspended.
-      fifo.run(() -> null);
+      Guard.run(fifo, () -> null);
       long after = usedAfterGc();
       return (double) (after - before) / count;
       // close() cancels the suspended fibers and waits for them to end.

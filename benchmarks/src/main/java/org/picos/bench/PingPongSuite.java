@@ -80,7 +80,7 @@ public class PingPongSuite {
 
   @TearDown(Level.Trial)
   public void stop() {
-    fifo.close();
+    Guard.close(fifo);
     kotlinDispatcher.close();
   }
 
@@ -113,7 +113,7 @@ public class PingPongSuite {
   @OperationsPerInvocation(ROUNDS)
   @Suite.Contender("two fibers on `fifo()`, Trigger hand-off")
   public int fifo() {
-    return fifo.run(() -> {
+    return Guard.run(fifo, () -> {
       Mailbox toPing = new Mailbox();
       Mailbox toPong = new Mailbox();
       Computation<Integer> pong = Fiber.spawn(() -> {

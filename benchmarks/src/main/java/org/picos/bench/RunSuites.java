@@ -19,6 +19,8 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
+import org.openjdk.jmh.results.BenchmarkResult;
+import org.openjdk.jmh.results.IterationResult;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.BenchmarkList;
@@ -30,6 +32,7 @@ import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
 import org.openjdk.jmh.runner.options.VerboseMode;
+import org.openjdk.jmh.util.ListStatistics;
 
 /**
  * Runs every {@link Suite} of the jar and writes RESULTS.md. Used by {@code benchmarks/run}:
@@ -158,30 +161,29 @@ public final class RunSuites {
   /** Appends the suite's table and its targets. */
   private static void table(StringBuilder md, Class<?> suite, Collection<RunResult> results) {
     Suite s = suite.getAnnotation(Suite.class);
-    Map<String, Result<?>> scores = new LinkedHashMap<>();
+    Map<String, Score> scores = new LinkedHashMap<>();
     for (RunResult r : results) {
       String bench = r.getParams().getBenchmark();
-      String method = bench.substring(bench.lastIndexOf('.') + 1);
-      Result<?> score = s.metric().isEmpty() ? r.getPrimaryResult() : r.getSecondaryResults().get(s.metric());
+      Score score = s.metric().isEmpty() ? Score.primary(r) : Score.secondary(r, s.metric());
       if (score != null) {
-        scores.put(method, score);
+        scores.put(bench.substring(bench.lastIndexOf('.') + 1), score);
       }
     }
     String unit = s.metric().isEmpty() ? "ns/op" : s.unit();
-    Result<?> ref = scores.get(s.reference());
+    Score ref = scores.get(s.reference());
     md.append("## ").append(s.title()).append("\n\n").append(s.description().strip()).append("\n\n")
         .append("| contender | ").append(unit).append(" | ± error | ratio to `").append(s.reference())
         .append("` |\n|---|---:|---:|---:|\n");
     for (Method m : contenders(suite, s.reference())) {
       Suite.Contender label = m.getAnnotation(Suite.Contender.class);
       md.append("| `").append(m.getName()).append('`').append(label == null ? "" : " " + label.value()).append(" | ");
-      Result<?> r = scores.get(m.getName());
+      Score r = scores.get(m.getName());
       if (r == null) {
         md.append("failed (see the run log) | | |\n");
         continue;
       }
-      md.append(number(r.getScore())).append(" | ").append(number(r.getScoreError())).append(" | ")
-          .append(ref == null ? "n/a" : String.format(Locale.ROOT, "%.2f×", r.getScore() / ref.getScore()))
+      md.append(number(r.value())).append(" | ").append(number(r.error())).append(" | ")
+          .append(ref == null ? "n/a" : String.format(Locale.ROOT, "%.2f×", r.value() / ref.value()))
           .append(" |\n");
     }
     Suite.Goal[] goals = suite.getAnnotationsByType(Suite.Goal.class);
@@ -207,30 +209,56 @@ public final class RunSuites {
   }
 
   /** "measured | verdict" cells for one goal. */
-  private static String verdict(Suite.Goal g, Map<String, Result<?>> scores, String unit) {
-    Result<?> is = scores.get(g.is());
+  private static String verdict(Suite.Goal g, Map<String, Score> scores, String unit) {
+    Score is = scores.get(g.is());
     if (is == null) {
       return "`" + g.is() + "` failed | **missed** (no result)";
     }
-    double x = is.getScore();
+    double x = is.value();
     if (!Double.isNaN(g.atMost())) {
       return verdict(number(x) + " " + unit, x <= g.atMost(), x / g.atMost() - 1);
     }
     if (Double.isNaN(g.ratioAtMost()) && Double.isNaN(g.speedupAtLeast())) {
       return "ran to completion | **met**";
     }
-    Result<?> vs = scores.get(g.vs());
+    Score vs = scores.get(g.vs());
     if (vs == null) {
       return "`" + g.vs() + "` failed | **n/a**";
     }
     if (!Double.isNaN(g.ratioAtMost())) {
-      double ratio = x / vs.getScore();
+      double ratio = x / vs.value();
       return verdict(String.format(Locale.ROOT, "%.2f× `%s`", ratio, g.vs()), ratio <= g.ratioAtMost(),
           ratio / g.ratioAtMost() - 1);
     }
-    double speedup = vs.getScore() / x;
+    double speedup = vs.value() / x;
     return verdict(String.format(Locale.ROOT, "%.2f× faster than `%s`", speedup, g.vs()),
         speedup >= g.speedupAtLeast(), g.speedupAtLeast() / speedup - 1);
+  }
+
+  /** A contender's result: the mean and JMH's 99.9% error half-interval. */
+  private record Score(double value, double error) {
+    static Score primary(RunResult r) {
+      Result<?> p = r.getPrimaryResult();
+      return new Score(p.getScore(), p.getScoreError());
+    }
+
+    /**
+     * The mean of a secondary result over the measured iterations of every fork. (JMH sums
+     * {@code @AuxCounters} events over iterations; a per-iteration reading such as bytes per
+     * task is averaged instead.) Null if the benchmark did not report it.
+     */
+    static Score secondary(RunResult r, String metric) {
+      ListStatistics stats = new ListStatistics();
+      for (BenchmarkResult fork : r.getBenchmarkResults()) {
+        for (IterationResult it : fork.getIterationResults()) {
+          Result<?> x = it.getSecondaryResults().get(metric);
+          if (x != null) {
+            stats.addValue(x.getScore());
+          }
+        }
+      }
+      return stats.getN() == 0 ? null : new Score(stats.getMean(), stats.getMeanErrorAt(0.999));
+    }
   }
 
   private static String verdict(String measured, boolean met, double missedBy) {

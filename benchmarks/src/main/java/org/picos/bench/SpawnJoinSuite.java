@@ -47,8 +47,8 @@ public class SpawnJoinSuite {
 
   @TearDown(Level.Trial)
   public void stop() {
-    fifo.close();
-    multi2.close();
+    Guard.close(fifo);
+    Guard.close(multi2);
   }
 
   private static int spawnAndJoin() {
@@ -64,14 +64,14 @@ public class SpawnJoinSuite {
   @OperationsPerInvocation(SPAWNS)
   @Suite.Contender("`Fiber.spawn(c).await()` on `fifo()`")
   public int fifo() {
-    return fifo.run(SpawnJoinSuite::spawnAndJoin);
+    return Guard.run(fifo, SpawnJoinSuite::spawnAndJoin);
   }
 
   @Benchmark
   @OperationsPerInvocation(SPAWNS)
   @Suite.Contender("`Fiber.spawn(c).await()` on `multi(2)`")
   public int multi2() {
-    return multi2.run(SpawnJoinSuite::spawnAndJoin);
+    return Guard.run(multi2, SpawnJoinSuite::spawnAndJoin);
   }
 
   @Benchmark

@@ -23,7 +23,7 @@ import org.picos.sched.Schedulers;
         One operation is one suspend+resume round trip of a lone fiber: `Fiber.yield()` in a \
         fiber on `fifo()` (the scheduler puts it back in its queue and runs it again), against \
         the floor: a bare `jdk.internal.vm.Continuation` that yields, driven by a `run()` loop on \
-        the benchmark thread. Each invocation does 10,000 yields inside one `Scheduler.run`.""")
+        the benchmark thread. Each invocation does 10,000 yields in one fiber started for it.""")
 @Suite.Goal(is = "fifo", vs = "floor", ratioAtMost = 1.5, text = "`Fiber.yield()` on `fifo()` ≤ 1.5× the floor")
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -41,7 +41,7 @@ public class SwitchSuite {
 
   @TearDown(Level.Trial)
   public void stop() {
-    fifo.close();
+    Guard.close(fifo);
   }
 
   @Benchmark
@@ -65,7 +65,7 @@ public class SwitchSuite {
   @OperationsPerInvocation(YIELDS)
   @Suite.Contender("`Fiber.yield()` on `fifo()`")
   public int fifo() {
-    return fifo.run(() -> {
+    return Guard.run(fifo, () -> {
       for (int i = 0; i < YIELDS; i++) {
         Fiber.yield();
       }
