@@ -231,8 +231,10 @@ public final class RunSuites {
           ratio / g.ratioAtMost() - 1);
     }
     double speedup = vs.value() / x;
-    return verdict(String.format(Locale.ROOT, "%.2f× faster than `%s`", speedup, g.vs()),
-        speedup >= g.speedupAtLeast(), g.speedupAtLeast() / speedup - 1);
+    String measured = speedup >= 1
+        ? String.format(Locale.ROOT, "%.2f× faster than `%s`", speedup, g.vs())
+        : String.format(Locale.ROOT, "%.2f× slower than `%s`", 1 / speedup, g.vs());
+    return verdict(measured, speedup >= g.speedupAtLeast(), g.speedupAtLeast() / speedup - 1);
   }
 
   /** A contender's result: the mean and JMH's 99.9% error half-interval. */
@@ -261,9 +263,15 @@ public final class RunSuites {
     }
   }
 
+  /**
+   * "measured | verdict"; {@code missedBy} is how much better the score had to be, as a
+   * fraction (0.25: 25% short), written as a factor once it reaches 2×.
+   */
   private static String verdict(String measured, boolean met, double missedBy) {
-    return measured + " | " + (met ? "**met**"
-        : String.format(Locale.ROOT, "**missed** by %.0f%%", 100 * missedBy));
+    String verdict = met ? "**met**"
+        : missedBy < 1 ? String.format(Locale.ROOT, "**missed** by %.0f%%", 100 * missedBy)
+        : String.format(Locale.ROOT, "**missed** by a factor of %.1f", 1 + missedBy);
+    return measured + " | " + verdict;
   }
 
   private static String number(double x) {
