@@ -16,7 +16,7 @@ import java.util.concurrent.CompletionException;
  *   RUNNING(triggers, balance) --tryReturn(v)-----> RETURNED(v)
  *   RUNNING(triggers, balance) --tryCancel(cause)--> CANCELED(cause)
  *   RUNNING --tryAttach(t)--> RUNNING(t :: triggers, balance + 1)
- *   RUNNING(t :: rest, b) --detach(t)--> RUNNING(rest, b - 1)     (t is the newest: popped)
+ *   RUNNING(t :: rest, b) --detach(t)--> RUNNING(rest, b - 1)     (t is the newest, b &gt; 0: popped)
  *   RUNNING --detach(t)-----> RUNNING(triggers, balance - 2)      (otherwise; t is signalled first)
  *   RUNNING --attach/detach finding balance &lt; 0--> RUNNING(live triggers, live count) (gc)
  * </pre>
@@ -35,7 +35,8 @@ import java.util.concurrent.CompletionException;
  *
  * <p>The common case is cheaper still: a fiber attaches one trigger, wakes and detaches it
  * before anything else was attached. Detaching the newest entry pops it (balance minus one, the
- * entry is gone, not dead): the state goes back to the very object it was before the attach
+ * entry is gone, not dead; only while the balance is positive, so that the balance, which is
+ * the number of live entries minus the number of dead ones, stays non-negative after a pop): the state goes back to the very object it was before the attach
  * (the shared empty state if the list was empty), so such an await allocates one list cell and
  * nothing else. The list is made of {@link Running}
  * cells themselves: each cell is a whole state (its trigger, the older cells, the balance), so
@@ -300,7 +301,7 @@ public final class Computation<T> {
         return;
       }
       Running next;
-      if (r.trigger == trigger) {
+      if (r.trigger == trigger && r.balance > 0) {
         Running older = r.older;
         // The state before t was attached, unless a lazy detach lowered the balance since.
         next = older.isEmpty() || older.balance == r.balance - 1
