@@ -19,7 +19,7 @@ import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
 
 /** The live-fiber set behind close(): counting, cancelling on close, spawns racing close. */
-@Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class LiveFibersTest {
   private static Supplier<Scheduler> scheduler(String kind) {
     return switch (kind) {
