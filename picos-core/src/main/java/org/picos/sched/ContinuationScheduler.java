@@ -48,8 +48,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
   }
 
   /** A fiber of this scheduler: its continuation and the operation it suspended for. */
-  final class Task implements Runnable {
-    final Fiber fiber;
+  final class Task extends Live implements Runnable {
     final LoomContinuation continuation;
     /** Where this task runs; chosen by the subclass at spawn. */
     final Object home;
@@ -61,7 +60,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     private final Runnable resumer = this::resume;
 
     Task(Fiber fiber, Runnable main, Object home) {
-      this.fiber = fiber;
+      super(fiber);
       this.home = home;
       this.continuation = new LoomContinuation(() -> runMain(fiber, main));
     }
@@ -82,7 +81,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
       }
       if (continuation.isDone()) {
         fiberEnded(this);
-        untrack(fiber);
+        untrack(this);
         return;
       }
       int suspendedFor = op;
@@ -137,7 +136,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     bind(child);
     Task task = new Task(child, main, placeNewFiber());
     setData(child, task);
-    track(child);
+    track(task);
     schedule(task, false);
   }
 

@@ -126,8 +126,8 @@ public final class ExecutorScheduler extends ContinuationScheduler {
 
   /** Runs on the fallback thread every slice that a terminated executor accepted and dropped. */
   private void rescueDropped() {
-    for (Fiber fiber : live) {
-      if (data(fiber) instanceof Task task && task.handedOver == 1
+    for (Live cell : liveCells()) {
+      if (cell instanceof Task task && task.handedOver == 1
           && task.home instanceof ExecutorService host && host.isTerminated()) {
         ORPHANS.execute(task);
       }
