@@ -248,7 +248,14 @@ public final class Computation<T> {
     if (state instanceof Running) {
       Trigger trigger = Trigger.create();
       if (tryAttach(trigger)) {
-        Throwable cancel = trigger.await();
+        Throwable cancel;
+        try {
+          cancel = trigger.await();
+        } catch (RuntimeException | Error refused) {
+          // The wait was refused (a pinned fiber, a thread that must not block): leave nothing behind.
+          detach(trigger);
+          throw refused;
+        }
         if (cancel != null) {
           detach(trigger);
           throw unchecked(cancel);
@@ -331,8 +338,12 @@ public final class Computation<T> {
     return adding == null ? list : new Running(adding, list, list.balance + 1, r.lifo);
   }
 
-  /** The number of trigger entries currently held (live or awaiting lazy removal); for tests. */
-  int triggerEntries() {
+  /**
+   * The number of trigger entries this running computation holds: live ones and signalled ones
+   * awaiting lazy removal (see the class comment); 0 once completed. For tests and monitoring:
+   * it stays proportional to the number of live waiters however many come and go.
+   */
+  public int triggerEntries() {
     int count = 0;
     if (state instanceof Running r) {
       for (Running n = r; !n.isEmpty(); n = n.older) {
