@@ -16,12 +16,15 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
@@ -143,7 +146,7 @@ public final class Soak {
   }
 
   /** A check and its outcome. */
-  private record Verdict(String check, boolean passed, String detail) {}
+  record Verdict(String check, boolean passed, String detail) {}
 
   private final Options options;
   private final List<Host> hosts = new ArrayList<>();
@@ -172,7 +175,7 @@ public final class Soak {
   private final ConcurrentLinkedQueue<Throwable> firstFailures = new ConcurrentLinkedQueue<>();
   private volatile boolean stopping;
 
-  private Soak(Options options) {
+  Soak(Options options) {
     this.options = options;
   }
 
@@ -194,15 +197,16 @@ public final class Soak {
       System.exit(2);
       return;
     }
-    boolean passed = new Soak(options).run();
-    System.exit(passed ? 0 : 1);
+    List<Verdict> verdicts = new Soak(options).run();
+    System.exit(verdicts.stream().allMatch(Verdict::passed) ? 0 : 1);
   }
 
   // ---------------------------------------------------------------------------------------
   // The run
 
-  private boolean run() throws IOException {
-    java.util.Set<Thread> threadsBefore = Thread.getAllStackTraces().keySet();
+  /** Runs the workload, closes the hosts, writes the report; returns every check's verdict. */
+  List<Verdict> run() throws IOException {
+    Set<Thread> threadsBefore = Thread.getAllStackTraces().keySet();
     startHosts();
     Instant began = Instant.now();
     say("soak: %d fibers on %d hosts for %s min, reporting every %d s; hosts: %s",
@@ -228,7 +232,7 @@ public final class Soak {
           interval.index, interval.rounds, interval.roundsPerSecond(), interval.timeouts,
           interval.sent, interval.received, interval.started, mib(interval.heapAfterGc),
           interval.threads, interval.liveFibers);
-      last = System.nanoTime();
+      last = now;
     }
 
     List<Verdict> verdicts = new ArrayList<>();
@@ -251,7 +255,7 @@ public final class Soak {
     }
     writeReport(began, ended, intervals, verdicts, passed);
     say("soak: %s; report written to %s", passed ? "passed" : "FAILED", options.out);
-    return passed;
+    return verdicts;
   }
 
   private static void sleepUntil(long deadline) {
@@ -320,7 +324,7 @@ public final class Soak {
         () -> vertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS)));
   }
 
-  private static java.util.concurrent.ThreadFactory daemon(String prefix) {
+  private static ThreadFactory daemon(String prefix) {
     AtomicInteger ids = new AtomicInteger();
     return r -> {
       Thread t = new Thread(r, prefix + ids.incrementAndGet());
@@ -337,7 +341,7 @@ public final class Soak {
   }
 
   /** Closes every Picos scheduler, then what it runs on; checks that the threads went away. */
-  private Verdict shutdownHosts(java.util.Set<Thread> threadsBefore) {
+  private Verdict shutdownHosts(Set<Thread> threadsBefore) {
     List<String> problems = new ArrayList<>();
     for (Host host : hosts) {
       try {
@@ -357,14 +361,18 @@ public final class Soak {
       }
       sleepUntil(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100));
     }
-    int threadsAfter = ManagementFactory.getThreadMXBean().getThreadCount();
+    Set<Thread> after = Thread.getAllStackTraces().keySet();
+    List<String> kept = after.stream().filter(t -> !threadsBefore.contains(t) && jvmWide(t))
+        .map(Thread::getName).sorted().toList();
     if (!left.isEmpty()) {
       problems.add("threads started since and still running after 10 s: " + left.stream()
           .map(t -> t.getName() + (t.isDaemon() ? " (daemon)" : "")).sorted().toList());
     }
     return new Verdict("clean shutdown", problems.isEmpty(), String.format(
-        "every host closed; %d platform threads before the hosts started, %d after they stopped%s",
-        threadsBefore.size(), threadsAfter, problems.isEmpty() ? "" : "; " + problems));
+        "%s; %d platform threads before the hosts started, %d after they stopped"
+            + " (JVM-wide daemons that stay: %s)",
+        problems.isEmpty() ? "every host closed, none of its threads left" : problems,
+        threadsBefore.size(), after.size(), kept));
   }
 
   /**
@@ -391,9 +399,9 @@ public final class Soak {
         work(seed);
         return null;
       });
-    } catch (SchedulerClosedException e) {
+    } catch (RuntimeException e) {
       liveWorkers.decrementAndGet();
-      if (!stopping) {
+      if (!(stopping && e instanceof SchedulerClosedException)) {
         fail(e);
       }
     }
@@ -430,23 +438,20 @@ public final class Soak {
       if (withDeadline(rnd, () -> {
         channel.send(item);
         return Boolean.TRUE;
-      })) {
+      }) != null) {
         sent.increment();
         sentSum.add(item);
       }
     } else if (kind < 6) {
       Channel<Long> channel = channels.get(rnd.nextInt(channels.size()));
-      Long[] got = new Long[1];
-      if (withDeadline(rnd, () -> {
-        got[0] = channel.receive();
-        return Boolean.TRUE;
-      })) {
+      Long item = withDeadline(rnd, channel::receive);
+      if (item != null) {
         received.increment();
-        receivedSum.add(got[0]);
+        receivedSum.add(item);
       }
     } else if (kind == 6) {
       boolean yieldInside = rnd.nextInt(4) == 0;
-      java.util.concurrent.Callable<Boolean> section = () -> mutex.protect(() -> {
+      Callable<Boolean> section = () -> mutex.protect(() -> {
         guarded++;
         sections.increment();
         if (yieldInside) {
@@ -464,17 +469,17 @@ public final class Soak {
     }
   }
 
-  /** Runs {@code body} under a deadline of 1 to 8 ms; false (and counted) if it fired. */
-  private boolean withDeadline(SplittableRandom rnd, java.util.concurrent.Callable<Boolean> body) {
+  /** Runs {@code body} under a deadline of 1 to 8 ms; null (and counted) if it fired. */
+  private <T> T withDeadline(SplittableRandom rnd, Callable<T> body) {
     try {
       return Control.terminateAfter(Duration.ofMillis(1 + rnd.nextInt(8)), body);
     } catch (Control.Timeout e) {
       timeouts.increment();
-      return false;
+      return null;
     }
   }
 
-  private static <T> T call(java.util.concurrent.Callable<T> body) {
+  private static <T> T call(Callable<T> body) {
     try {
       return body.call();
     } catch (Exception e) {
