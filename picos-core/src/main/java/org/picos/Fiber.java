@@ -40,12 +40,14 @@ import java.util.concurrent.Callable;
  * {@link FiberLocal}; to carry ThreadLocal-based context (MDC, tracing) across suspensions,
  * register a {@link ThreadContext}.
  *
- * <p>On schedulers whose fibers move between carriers ({@code multi(n)}, multi-threaded
- * executors), code in a fiber must not rely on carrier identity: {@link Thread#currentThread()},
- * ThreadLocals and thread-owned locks ({@code ReentrantLock}) may differ before and after an await,
- * and the JIT may even reuse a value of {@code Thread.currentThread()} read before a suspension.
- * Picos' own operations are immune (they find the current fiber through a lookup the JIT cannot
- * fold); single-threaded schedulers (fifo, an event loop) never move a fiber.
+ * <p>The core schedulers and the bridges keep each fiber on one carrier thread for life (fifo,
+ * {@code multi(n)}'s carriers, an event loop, a Reactor or RxJava worker). Only a fiber on a
+ * multi-threaded executor given to {@code Schedulers.onExecutor} (or a bridge taking one) may
+ * resume on another thread than it suspended on; code in such a fiber must not rely on carrier
+ * identity: {@link Thread#currentThread()}, ThreadLocals and thread-owned locks
+ * ({@code ReentrantLock}) may differ before and after an await, and the JIT may even reuse a
+ * value of {@code Thread.currentThread()} read before a suspension. Picos' own operations are
+ * immune (they find the current fiber through a lookup the JIT cannot fold).
  *
  * <p>A fiber cannot suspend while it is <em>pinned</em>: a native frame or a class initializer on
  * its stack, and, on JDK 21 to 23, a held monitor ({@code synchronized}). Such an await throws an

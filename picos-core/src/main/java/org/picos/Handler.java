@@ -121,6 +121,11 @@ public abstract class Handler {
    * {@link Fiber.ThreadContext} state, as spawned fibers do.
    */
   protected final void spawnRoot(Fiber child, Runnable main) {
+    Objects.requireNonNull(child, "fiber");
+    Objects.requireNonNull(main, "main");
+    if (child.handler != null) {
+      throw new IllegalStateException("spawn: this fiber was already spawned; create a new one");
+    }
     child.inheritContexts();
     spawn(null, child, main);
   }

@@ -7,7 +7,7 @@ import java.util.concurrent.Callable;
  * {@code org.picos.sched.Schedulers} or a bridge; what schedulers implement is {@link Handler}.
  *
  * <p>Inside a fiber, {@link Fiber#spawn} starts children on the same scheduler; these methods
- * start root fibers from anywhere.
+ * start fibers on this one from anywhere.
  */
 public interface Scheduler extends AutoCloseable {
   /**
@@ -28,6 +28,20 @@ public interface Scheduler extends AutoCloseable {
    * @throws IllegalStateException if the scheduler is closed
    */
   <T> Computation<T> start(Callable<T> main);
+
+  /**
+   * Starts {@code fiber} (created with {@link Fiber#create} and not yet spawned) running
+   * {@code main} on this scheduler, from anywhere, like {@link Fiber#spawn} does on the current
+   * fiber's scheduler. This is how a scope on one scheduler gets children on another: give the
+   * child the scope's computation, and cancelling the scope cancels it wherever it runs. All or
+   * nothing: if this returns, {@code main} will be called; if it throws, never. A failure of
+   * {@code main} cancels the fiber's computation (or, if that has completed, goes to the
+   * uncaught-exception handler).
+   *
+   * @throws SchedulerClosedException if the scheduler is closed
+   * @throws IllegalStateException if {@code fiber} was already spawned
+   */
+  void spawn(Fiber fiber, Runnable main);
 
   /**
    * Closes the scheduler: new work is refused, every live fiber's computation is cancelled with

@@ -50,14 +50,18 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
   @Override
   public <T> Computation<T> start(Callable<T> main) {
     Objects.requireNonNull(main, "main");
+    Computation<T> c = Computation.create();
+    spawn(Fiber.create(false, c), capturing(c, main));
+    return c;
+  }
+
+  @Override
+  public void spawn(Fiber fiber, Runnable main) {
     if (closeCause != null) {
       throw new SchedulerClosedException(
           "Scheduler " + name + " is closed: it cannot start new fibers");
     }
-    Computation<T> c = Computation.create();
-    Fiber fiber = Fiber.create(false, c);
-    spawnRoot(fiber, capturing(c, main));
-    return c;
+    spawnRoot(fiber, main);
   }
 
   /** A fiber's cell in the live set; a cell is tracked at most once. */

@@ -80,6 +80,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
         unmount(previous);
       }
       if (continuation.isDone()) {
+        fiberEnded(this);
         untrack(this);
         return;
       }
@@ -121,6 +122,9 @@ abstract class ContinuationScheduler extends AbstractScheduler {
   boolean claim(Task task) {
     return true;
   }
+
+  /** Called on the carrier once {@code task}'s fiber has ended, before it stops being live. */
+  void fiberEnded(Task task) {}
 
   /** Where a new fiber will run (an executor, a loop); {@code null} if the subclass has one place. */
   Object placeNewFiber() {

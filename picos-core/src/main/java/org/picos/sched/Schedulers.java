@@ -165,6 +165,11 @@ public final class Schedulers {
     }
 
     @Override
+    public void spawn(org.picos.Fiber fiber, Runnable main) {
+      delegate.spawn(fiber, main);
+    }
+
+    @Override
     public void close() {
       throw new UnsupportedOperationException(
           "Schedulers.shared() lives as long as the JVM and cannot be closed;"

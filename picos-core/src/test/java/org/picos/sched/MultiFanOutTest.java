@@ -11,9 +11,9 @@ import org.picos.Scheduler;
 
 /**
  * A recursive fan-out on {@code multi(2)}: tens of thousands of fibers spawning and awaiting
- * each other across carriers, long enough for the JIT to compile the fiber code. With fibers
- * migrating between carriers this lost fibers (compiled code kept a stale current thread) and
- * hung within the first rounds.
+ * each other across carriers, for long enough that the JIT compiles the fiber code. Fibers that
+ * read a stale {@code Thread.currentThread()} after moving to another carrier lost track of
+ * themselves here and the run hung within the first rounds.
  */
 class MultiFanOutTest {
   private static int fib(int n) {
@@ -32,26 +32,6 @@ class MultiFanOutTest {
       for (int round = 0; round < 30; round++) {
         assertEquals(6765, s.run(() -> fib(20)));
       }
-    }
-  }
-
-  @Test
-  @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-  void aFiberStaysOnTheCarrierItStartedOn() {
-    try (Scheduler s = Schedulers.multi(2)) {
-      int moved = s.run(() -> {
-        int count = 0;
-        for (int i = 0; i < 2_000; i++) {
-          Thread before = Thread.currentThread();
-          Fiber.spawn(() -> 1).await();
-          Fiber.yield();
-          if (Thread.currentThread() != before) {
-            count++;
-          }
-        }
-        return count;
-      });
-      assertEquals(0, moved);
     }
   }
 }

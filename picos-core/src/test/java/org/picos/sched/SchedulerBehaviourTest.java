@@ -359,7 +359,18 @@ class SchedulerBehaviourTest {
         assertTrue(twice.getMessage().contains("already spawned"));
         return null;
       });
+      // Scheduler.spawn from a plain thread: a fiber with a computation of the caller's choosing.
+      Computation<String> c = Computation.create();
+      Fiber g = Fiber.create(false, c);
+      s.spawn(g, () -> c.tryReturn("spawned from outside"));
+      assertEquals("spawned from outside", c.await());
+      assertTrue(assertThrows(IllegalStateException.class, () -> s.spawn(g, () -> {}))
+          .getMessage().contains("already spawned"));
     }
+    Scheduler closed = Schedulers.fifo();
+    closed.close();
+    assertThrows(SchedulerClosedException.class,
+        () -> closed.spawn(Fiber.create(false, Computation.create()), () -> {}));
   }
 
   @Test

@@ -14,6 +14,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.picos.Computation;
 import org.picos.Fiber;
+import org.picos.Scheduler;
+import org.picos.sched.Schedulers;
 import org.picos.std.structured.Bundle;
 import org.picos.std.structured.Control;
 import org.picos.std.structured.Flock;
@@ -22,6 +24,7 @@ import org.picos.std.structured.Run;
 import org.picos.std.sync.Channel;
 import org.picos.std.sync.Condition;
 import org.picos.std.sync.Event;
+import org.picos.std.sync.Latch;
 import org.picos.std.sync.Mutex;
 
 class StructuredTest {
@@ -49,6 +52,60 @@ class StructuredTest {
       assertEquals(10, done.size(), "joinAfter returned only after all children, nested ones too");
       assertFalse(Flock.inFlock());
     });
+  }
+
+  @ParameterizedTest
+  @EnumSource(Env.class)
+  void membersForkedOnAnotherSchedulerAreJoinedAndCancelled(Env env) {
+    try (Scheduler other = Schedulers.fifo()) {
+      String otherThread = other.run(() -> Thread.currentThread().getName());
+      env.exec(() -> {
+        ConcurrentLinkedQueue<String> ranOn = new ConcurrentLinkedQueue<>();
+        // A flock whose members run on the other scheduler: joined there, nested forks stay there.
+        Flock.joinAfter(() -> {
+          for (int i = 0; i < 3; i++) {
+            Flock.forkOn(other, () -> {
+              Fiber.yield();
+              ranOn.add(Thread.currentThread().getName());
+              Flock.fork(() -> ranOn.add(Thread.currentThread().getName()));
+            });
+          }
+          return null;
+        });
+        assertEquals(6, ranOn.size(), "the join waited for every member on the other scheduler");
+        assertTrue(ranOn.stream().allMatch(otherThread::equals), ranOn.toString());
+
+        // Terminating the bundle reaches members waiting on the other scheduler.
+        AtomicInteger ended = new AtomicInteger();
+        assertThrows(Control.Terminate.class, () -> Bundle.joinAfter(bundle -> {
+          Latch waiting = new Latch(2);
+          for (int i = 0; i < 2; i++) {
+            bundle.forkOn(other, () -> {
+              try {
+                waiting.countDown();
+                Control.block();
+              } finally {
+                ended.incrementAndGet();
+              }
+            });
+          }
+          waiting.await();
+          bundle.terminate();
+          Fiber.check();
+          return null;
+        }));
+        assertEquals(2, ended.get(), "the join waited for the terminated members to end");
+
+        // A member failing on the other scheduler fails the scope.
+        IllegalStateException boom = new IllegalStateException("member failed");
+        assertSame(boom, assertThrows(IllegalStateException.class, () -> Bundle.joinAfter(bundle -> {
+          bundle.forkOn(other, () -> {
+            throw boom;
+          });
+          return Control.block();
+        })));
+      });
+    }
   }
 
   @ParameterizedTest

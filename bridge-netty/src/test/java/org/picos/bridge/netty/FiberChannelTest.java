@@ -174,11 +174,8 @@ class FiberChannelTest {
       client.flush();
 
       stalled.await();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (accepted.get() <= counter.bytes.get() + 64 * 1024) {
-        assertTrue(System.nanoTime() < deadline, "the client could not hand data to the kernel");
-        Thread.sleep(5);
-      }
+      waitUntil(() -> accepted.get() > counter.bytes.get() + 64 * 1024, 20,
+          () -> "the client could not hand data to the kernel");
       // Data is waiting in the socket, yet the transport read only what the fiber asked for:
       // its first read, plus the one read ahead when it took the last buffered message.
       assertTrue(counter.readRequests.get() <= 2, "read requests: " + counter.readRequests.get());
@@ -296,11 +293,7 @@ class FiberChannelTest {
       Channel client = net.connect(new Collector(1));
       client.writeAndFlush(text("go"));
       assertTrue(client.closeFuture().await(10, TimeUnit.SECONDS), "the channel was closed");
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (recorder.caught.isEmpty()) {
-        assertTrue(System.nanoTime() < deadline, "exceptionCaught never came");
-        Thread.sleep(5);
-      }
+      waitUntil(() -> !recorder.caught.isEmpty(), 10, () -> "exceptionCaught never came");
       assertSame(boom, recorder.caught.poll());
       assertSame(boom, assertThrows(IllegalArgumentException.class, served.await().computation()::await));
     }
@@ -332,11 +325,7 @@ class FiberChannelTest {
       }));
       Channel client = net.connect(new Collector(1));
       assertTrue(client.closeFuture().await(10, TimeUnit.SECONDS), "the channel was closed");
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (!logged.contains(unhandled)) {
-        assertTrue(System.nanoTime() < deadline, "the failure was not logged: " + logged);
-        Thread.sleep(5);
-      }
+      waitUntil(() -> logged.contains(unhandled), 10, () -> "the failure was not logged: " + logged);
     } finally {
       tailLogger.removeHandler(capture);
     }
@@ -503,6 +492,18 @@ class FiberChannelTest {
         assertTrue(cause.getMessage().contains("shut"), cause.getMessage());
       }
       assertTrue(net.serverLoops.terminationFuture().await(10, TimeUnit.SECONDS));
+    }
+  }
+
+  /** Polls {@code done} until it holds; fails with {@code message} if it does not within {@code seconds}. */
+  private static void waitUntil(java.util.function.BooleanSupplier done, int seconds,
+      java.util.function.Supplier<String> message) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (!done.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        fail(message.get());
+      }
+      Thread.sleep(5);
     }
   }
 }

@@ -11,7 +11,7 @@ import org.reactivestreams.tck.TestEnvironment;
  */
 public class FluxStrictTckTest extends PublisherVerification<Long> {
   public FluxStrictTckTest() {
-    super(new TestEnvironment(1_000, 100));
+    super(new TestEnvironment(1_000, 100), 5_000);
   }
 
   @Override

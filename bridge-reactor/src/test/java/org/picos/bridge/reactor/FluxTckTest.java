@@ -24,7 +24,7 @@ public class FluxTckTest extends PublisherVerification<Long> {
   private static final Scheduler PICOS = Schedulers.multi(2);
 
   public FluxTckTest() {
-    super(new TestEnvironment(1_000, 100));
+    super(new TestEnvironment(1_000, 100), 5_000);
   }
 
   @AfterClass

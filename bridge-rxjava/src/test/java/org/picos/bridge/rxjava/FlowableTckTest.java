@@ -34,7 +34,7 @@ public class FlowableTckTest extends PublisherVerification<Long> {
   }
 
   public FlowableTckTest() {
-    super(environment(), 2_000);
+    super(environment(), 5_000);
   }
 
   static Flowable<Long> counting(long elements) {
@@ -95,7 +95,7 @@ public class FlowableTckTest extends PublisherVerification<Long> {
   /** The TCK on {@code PicosRx.flowable(...)} as a plain {@link Publisher}, RxJava's wrapper included. */
   public static class Wrapped extends PublisherVerification<Long> {
     public Wrapped() {
-      super(environment(), 2_000);
+      super(environment(), 5_000);
     }
 
     @Override

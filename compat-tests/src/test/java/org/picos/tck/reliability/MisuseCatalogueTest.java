@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.BlockingOperationException;
 import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -19,6 +23,7 @@ import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
 import org.picos.bridge.future.PicosFutures;
+import org.picos.bridge.netty.PicosNetty;
 import org.picos.bridge.reactor.PicosReactor;
 import org.picos.bridge.vertx.PicosVertx;
 import org.picos.sched.Schedulers;
@@ -111,6 +116,22 @@ class MisuseCatalogueTest {
       assertTrue(e.getMessage().contains("Run this code in a fiber"), e.getMessage());
     } finally {
       vertx.close().await(30, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void blockingWaitOnANettyEventLoopOutsideAFiber() throws Exception {
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    try {
+      PicosNetty.scheduler(group).close(); // loads the bridge, which installs its guard
+      io.netty.util.concurrent.Future<Object> onLoop = group.next().submit(() -> Computation.create().await());
+      onLoop.await(30, TimeUnit.SECONDS);
+      Throwable e = onLoop.cause();
+      assertTrue(e instanceof BlockingOperationException, String.valueOf(e));
+      assertTrue(e.getMessage().contains("outside a fiber would deadlock the loop"), e.getMessage());
+      assertTrue(e.getMessage().contains("Await inside a fiber on the loop instead"), e.getMessage());
+    } finally {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(30, TimeUnit.SECONDS);
     }
   }
 

@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.picos.Computation;
 import org.picos.Fiber;
+import org.picos.Scheduler;
 import org.picos.Trigger;
 
 /**
@@ -124,24 +125,52 @@ public final class Bundle {
     forkFiber(body, null);
   }
 
+  /**
+   * Starts a child fiber running {@code body} in this bundle, on {@code where} instead of the
+   * current scheduler: a scope on one scheduler with members on another. The child shares the
+   * bundle's cancellation token, so terminating or cancelling the bundle reaches it on its own
+   * scheduler, its failure fails the bundle, and the join waits until it has ended.
+   *
+   * @throws IllegalStateException if the bundle has completed
+   * @throws org.picos.SchedulerClosedException if {@code where} is closed; nothing is started
+   * @throws RuntimeException the caller's cancellation cause; nothing is started then
+   */
+  public void forkOn(Scheduler where, Runnable body) {
+    Objects.requireNonNull(where, "where");
+    forkFiber(body, null, where);
+  }
+
   /** {@link #fork}, letting {@code prepare} set up the child fiber before it is spawned. */
   void forkFiber(Runnable body, Consumer<Fiber> prepare) {
+    forkFiber(body, prepare, null);
+  }
+
+  /** Forks on {@code where}, or on the current fiber's scheduler when it is null. */
+  void forkFiber(Runnable body, Consumer<Fiber> prepare, Scheduler where) {
     Objects.requireNonNull(body, "body");
+    if (where != null) {
+      Fiber.check(); // as Fiber.spawn does: a cancelled caller starts nothing
+    }
     enter("fork");
     Fiber child = Fiber.create(false, token);
     if (prepare != null) {
       prepare.accept(child);
     }
+    Runnable main = () -> {
+      try {
+        body.run();
+      } catch (Throwable t) {
+        error(t);
+      } finally {
+        leave();
+      }
+    };
     try {
-      Fiber.spawn(child, () -> {
-        try {
-          body.run();
-        } catch (Throwable t) {
-          error(t);
-        } finally {
-          leave();
-        }
-      });
+      if (where == null) {
+        Fiber.spawn(child, main);
+      } else {
+        where.spawn(child, main);
+      }
     } catch (RuntimeException | Error e) {
       leave();
       throw e;

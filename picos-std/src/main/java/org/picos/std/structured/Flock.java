@@ -3,6 +3,7 @@ package org.picos.std.structured;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.picos.FiberLocal;
+import org.picos.Scheduler;
 
 /**
  * An implicit scope of fibers: a {@link Bundle} kept in a {@link FiberLocal}, so that code
@@ -45,6 +46,20 @@ public final class Flock {
   public static void fork(Runnable body) {
     Bundle bundle = current("fork");
     bundle.forkFiber(body, child -> CURRENT.set(child, bundle));
+  }
+
+  /**
+   * Forks a child running {@code body} into the current flock, on {@code where} instead of the
+   * current scheduler; see {@link Bundle#forkOn}. The child is in the flock too: it may fork
+   * further members.
+   *
+   * @throws IllegalStateException outside a flock, or if the flock has completed
+   * @throws org.picos.SchedulerClosedException if {@code where} is closed
+   */
+  public static void forkOn(Scheduler where, Runnable body) {
+    Objects.requireNonNull(where, "where");
+    Bundle bundle = current("forkOn");
+    bundle.forkFiber(body, child -> CURRENT.set(child, bundle), where);
   }
 
   /**
