@@ -318,8 +318,12 @@ public final class Computation<T> {
     return new Running(list, i, r.lifo);
   }
 
-  /** The number of trigger entries currently held (live or awaiting lazy removal); for tests. */
-  int triggerEntries() {
+  /**
+   * The number of trigger entries this running computation holds: live ones and signalled ones
+   * awaiting lazy removal (see the class comment); 0 once completed. For tests and monitoring:
+   * it stays proportional to the number of live waiters however many come and go.
+   */
+  public int triggerEntries() {
     int count = 0;
     if (state instanceof Running r) {
       for (Node n = r.triggers; n != null; n = n.next) {

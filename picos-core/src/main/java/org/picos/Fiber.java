@@ -281,12 +281,14 @@ public final class Fiber {
   /**
    * Starts a child fiber with a computation of its own, running {@code body}; returns that
    * computation, which completes with the body's value or failure. Cancel it to cancel the
-   * child. The child runs on the current fiber's scheduler.
+   * child. The child runs on the current fiber's scheduler. A failure of the body after the
+   * computation was completed from outside (other than the cancellation itself unwinding) goes
+   * to the uncaught-exception handler.
    */
   public static <T> Computation<T> spawn(Callable<T> body) {
     Objects.requireNonNull(body, "body");
     Computation<T> c = Computation.create();
-    spawn(Fiber.create(false, c), () -> c.tryCapture(body));
+    spawn(Fiber.create(false, c), Handler.capturing(c, body));
     return c;
   }
 

@@ -3,6 +3,7 @@ package org.picos;
 import java.lang.Thread.UncaughtExceptionHandler;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -169,16 +170,46 @@ public abstract class Handler {
 
   /**
    * Runs a fiber's main. A failure cancels the fiber's computation; if that has completed
-   * already, the failure goes to the thread's uncaught-exception handler, so it is never lost.
+   * already, the failure goes to the thread's uncaught-exception handler, so it is never lost
+   * (unless it is that computation's own cancellation cause unwinding).
    */
   protected static void runMain(Fiber fiber, Runnable main) {
     try {
       main.run();
     } catch (Throwable failure) {
-      if (!fiber.computation().tryCancel(failure)) {
+      Computation<?> c = fiber.computation();
+      if (!c.tryCancel(failure) && !isCancellationOf(c, failure)) {
         reportUncaught(failure);
       }
     }
+  }
+
+  /**
+   * A fiber main that runs {@code body} and completes {@code computation} with its value or
+   * failure. If the computation was completed first (typically cancelled from outside), a value is
+   * dropped, and so is the computation's own cancellation unwinding out of the body; any other
+   * failure goes to {@link #reportUncaught}, so it is never lost.
+   */
+  public static <T> Runnable capturing(Computation<T> computation, Callable<? extends T> body) {
+    Objects.requireNonNull(computation, "computation");
+    Objects.requireNonNull(body, "body");
+    return () -> {
+      T value;
+      try {
+        value = body.call();
+      } catch (Throwable failure) {
+        if (!computation.tryCancel(failure) && !isCancellationOf(computation, failure)) {
+          reportUncaught(failure);
+        }
+        return;
+      }
+      computation.tryReturn(value);
+    };
+  }
+
+  private static boolean isCancellationOf(Computation<?> computation, Throwable failure) {
+    Throwable cause = computation.canceled();
+    return cause != null && (failure == cause || failure.getCause() == cause);
   }
 
   /** Hands {@code failure}, which nobody can receive, to the thread's uncaught-exception handler. */

@@ -11,13 +11,13 @@ import java.util.concurrent.Executor;
  * next ready fiber at random (as Picos' test scheduler does), shaking out code that silently relies
  * on FIFO order. The seed is in the thread's name and in every failure's message.
  */
-final class RandomExecutor implements Executor {
+public final class RandomExecutor implements Executor {
   private final List<Runnable> ready = new ArrayList<>();
   private final Random random;
   private final long seed;
   private final Thread thread;
 
-  RandomExecutor(long seed) {
+  public RandomExecutor(long seed) {
     this.seed = seed;
     this.random = new Random(seed);
     this.thread = new Thread(this::loop, "random-scheduler-seed-" + seed);
@@ -25,7 +25,7 @@ final class RandomExecutor implements Executor {
     thread.start();
   }
 
-  long seed() {
+  public long seed() {
     return seed;
   }
 

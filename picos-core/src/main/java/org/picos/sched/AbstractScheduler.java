@@ -27,7 +27,8 @@ import org.picos.SchedulerClosedException;
  */
 abstract class AbstractScheduler extends Handler implements Scheduler {
   final String name;
-  private final Set<Fiber> live = ConcurrentHashMap.newKeySet();
+  /** Fibers spawned and not yet ended. */
+  final Set<Fiber> live = ConcurrentHashMap.newKeySet();
   private final Computation<Void> terminated = Computation.create();
   private volatile SchedulerClosedException closeCause;
 
@@ -44,7 +45,7 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
     }
     Computation<T> c = Computation.create();
     Fiber fiber = Fiber.create(false, c);
-    spawnRoot(fiber, () -> c.tryCapture(main));
+    spawnRoot(fiber, capturing(c, main));
     return c;
   }
 

@@ -56,6 +56,8 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     /** Written by the fiber before it yields, read by the carrier after. */
     int op;
     Trigger trigger;
+    /** 1 from being handed to a host that may drop it until a carrier claims it (CAS to 0). */
+    volatile int handedOver;
     private final Runnable resumer = this::resume;
 
     Task(Fiber fiber, Runnable main, Object home) {
@@ -64,9 +66,12 @@ abstract class ContinuationScheduler extends AbstractScheduler {
       this.continuation = new LoomContinuation(() -> runMain(fiber, main));
     }
 
-    /** Runs the fiber until it suspends or ends. */
+    /** Runs the fiber until it suspends or ends, if {@link #claim} lets this carrier do it. */
     @Override
     public void run() {
+      if (!claim(this)) {
+        return;
+      }
       Fiber previous = mount(fiber);
       Object[] carrierContext = swapInContexts(fiber);
       try {
@@ -108,6 +113,15 @@ abstract class ContinuationScheduler extends AbstractScheduler {
    * at once. {@code urgent} asks to run it before other ready tasks (a cancelled fiber).
    */
   abstract void schedule(Task task, boolean urgent);
+
+  /**
+   * Called by a carrier about to run {@code task}: whether it may. Schedulers whose host may drop
+   * tasks (see {@link ExecutorScheduler}) make this an exclusive claim, so that a task they
+   * rescue is never also run by the host.
+   */
+  boolean claim(Task task) {
+    return true;
+  }
 
   /** Where a new fiber will run (an executor, a loop); {@code null} if the subclass has one place. */
   Object placeNewFiber() {

@@ -1,9 +1,13 @@
 package org.picos.sched;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.lang.ref.WeakReference;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -33,11 +37,33 @@ import org.picos.Fiber;
  * a fallback daemon thread ({@code picos-orphans}) so that they unwind and end. Nothing is left
  * suspended forever. The probe is polled every {@value #PROBE_MILLIS} ms on the shared timer.
  * Bridges whose host reports its shutdown call {@link #hostClosed(String)} instead.
+ *
+ * <p>A host can also drop slices it had accepted ({@link ExecutorService#shutdownNow()} does).
+ * Each slice handed to an executor is therefore marked, and the carrier that runs it claims the
+ * mark first ({@code handedOver}: 1 when handed over, 0 once claimed, by one CAS). Once the
+ * scheduler is closed, the same poll looks for fibers whose executor has terminated with a
+ * slice still unclaimed, and runs those slices on the fallback thread, so that close() does not
+ * wait for fibers nobody will run.
+ *
+ * <h2>ForkJoinPool</h2>
+ * A {@link ForkJoinPool} in its default LIFO mode runs a task submitted by one of its own workers
+ * before anything else that worker has queued, so a fiber that yields would run again at once,
+ * forever, while its siblings starve. Slices for such a pool are therefore submitted as external
+ * tasks ({@link ForkJoinPool#externalSubmit}), which queue behind the others.
  */
 public final class ExecutorScheduler extends ContinuationScheduler {
   static final long PROBE_MILLIS = 50;
 
   private static final Executor ORPHANS = orphanCarriers();
+  private static final VarHandle HANDED_OVER;
+
+  static {
+    try {
+      HANDED_OVER = MethodHandles.lookup().findVarHandle(Task.class, "handedOver", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   private final Executor executor;
   private final Supplier<? extends Executor> placement;
@@ -69,15 +95,30 @@ public final class ExecutorScheduler extends ContinuationScheduler {
   private static void watch(WeakReference<ExecutorScheduler> ref, BooleanSupplier probe) {
     DEFAULT_TIMER.schedule(() -> {
       ExecutorScheduler s = ref.get();
-      if (s == null || s.isClosed()) {
+      if (s == null) {
         return;
       }
-      if (probe.getAsBoolean()) {
+      if (!s.isClosed() && probe.getAsBoolean()) {
         s.hostClosed("The executor of scheduler " + s.name + " was shut down while this fiber was alive");
-      } else {
-        watch(ref, probe);
       }
+      if (s.isClosed()) {
+        s.rescueDropped();
+        if (s.liveFibers() == 0) {
+          return;
+        }
+      }
+      watch(ref, probe);
     }, TimeUnit.MILLISECONDS.toNanos(PROBE_MILLIS));
+  }
+
+  /** Runs on the fallback thread every slice that a terminated executor accepted and dropped. */
+  private void rescueDropped() {
+    for (Fiber fiber : live) {
+      if (data(fiber) instanceof Task task && task.handedOver == 1
+          && task.home instanceof ExecutorService host && host.isTerminated()) {
+        ORPHANS.execute(task);
+      }
+    }
   }
 
   /**
@@ -97,10 +138,20 @@ public final class ExecutorScheduler extends ContinuationScheduler {
   }
 
   @Override
+  boolean claim(Task task) {
+    return HANDED_OVER.compareAndSet(task, 1, 0);
+  }
+
+  @Override
   void schedule(Task task, boolean urgent) {
     Executor home = (Executor) task.home;
+    task.handedOver = 1;
     try {
-      home.execute(task);
+      if (home instanceof ForkJoinPool pool && !pool.getAsyncMode()) {
+        pool.externalSubmit(ForkJoinTask.adapt(task));
+      } else {
+        home.execute(task);
+      }
     } catch (RejectedExecutionException rejected) {
       hostClosed("The executor of scheduler " + name + " rejected this fiber (" + rejected.getMessage()
           + "); it has shut down");

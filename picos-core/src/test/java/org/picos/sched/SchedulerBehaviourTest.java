@@ -6,9 +6,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -197,6 +200,54 @@ class SchedulerBehaviourTest {
   }
 
   @Test
+  void closeDoesNotWaitForAFiberWhoseSliceShutdownNowDropped() throws Exception {
+    ExecutorService single = Executors.newSingleThreadExecutor();
+    Scheduler s = Schedulers.onExecutor(single);
+    CountDownLatch blocking = new CountDownLatch(1);
+    single.execute(() -> {
+      blocking.countDown();
+      try {
+        new CountDownLatch(1).await(); // until shutdownNow interrupts it
+      } catch (InterruptedException expected) {
+        // ends the task; the thread then terminates
+      }
+    });
+    blocking.await();
+    AtomicReference<String> ranOn = new AtomicReference<>();
+    Computation<Object> fiber = s.start(() -> {
+      ranOn.set(Thread.currentThread().getName());
+      Fiber.check();
+      return "not reached: the fiber is cancelled before it runs";
+    });
+    assertEquals(1, single.shutdownNow().size(), "the fiber's first slice was queued and dropped");
+    s.close();
+    assertInstanceOf(SchedulerClosedException.class, fiber.canceled());
+    assertEquals("picos-orphans", ranOn.get());
+    assertEquals(0, ((ExecutorScheduler) s).liveFibers());
+  }
+
+  @Test
+  void yieldOnALifoForkJoinPoolLetsSiblingsRun() {
+    ForkJoinPool lifo = new ForkJoinPool(1);
+    try (Scheduler s = Schedulers.onExecutor(lifo)) {
+      assertEquals("sibling ran", s.run(() -> {
+        AtomicBoolean siblingRan = new AtomicBoolean();
+        Computation<String> sibling = Fiber.spawn(() -> {
+          siblingRan.set(true);
+          return "sibling ran";
+        });
+        for (int yields = 0; !siblingRan.get(); yields++) {
+          assertTrue(yields < 1_000_000, "the sibling never ran while this fiber yielded");
+          Fiber.yield();
+        }
+        return sibling.await();
+      }));
+    } finally {
+      lifo.shutdownNow();
+    }
+  }
+
+  @Test
   void closeFromInsideOwnFiberDoesNotHang() throws Exception {
     Scheduler s = Schedulers.fifo();
     Computation<Object> other = s.start(() -> Computation.create().await());
@@ -235,6 +286,51 @@ class SchedulerBehaviourTest {
       }
     } finally {
       Handler.removeBlockingGuard(guard);
+    }
+  }
+
+  @Test
+  void failureAfterAnOutsideCancellationIsReportedNotLost() throws Exception {
+    AtomicReference<Throwable> reported = new AtomicReference<>();
+    ExecutorService single = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "reporting");
+      t.setUncaughtExceptionHandler((th, e) -> reported.set(e));
+      return t;
+    });
+    try (Scheduler s = Schedulers.onExecutor(single)) {
+      Trigger t = Trigger.create();
+      IllegalStateException cleanupFailure = new IllegalStateException("cleanup failed");
+      Computation<Object> c = s.start(() -> {
+        t.await();
+        throw cleanupFailure;
+      });
+      while (isInitial(t)) {
+        Thread.onSpinWait();
+      }
+      c.tryCancel(new CancellationException("cancelled from outside"));
+      while (reported.get() == null) {
+        Thread.onSpinWait();
+      }
+      assertSame(cleanupFailure, reported.get());
+
+      // The cancellation cause itself unwinding is not a failure to report.
+      reported.set(null);
+      CancellationException cause = new CancellationException("quiet");
+      Trigger u = Trigger.create();
+      Computation<Object> quiet = s.start(() -> {
+        u.await();
+        Fiber.check();
+        return null;
+      });
+      while (isInitial(u)) {
+        Thread.onSpinWait();
+      }
+      quiet.tryCancel(cause);
+      assertSame(cause, assertThrows(CancellationException.class, quiet::await));
+      assertEquals(1, s.run(() -> 1)); // the fiber has unwound by the time this runs on one thread
+      assertNull(reported.get());
+    } finally {
+      single.shutdownNow();
     }
   }
 

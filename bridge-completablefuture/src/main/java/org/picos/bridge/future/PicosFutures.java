@@ -1,0 +1,321 @@
+package org.picos.bridge.future;
+
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ForkJoinPool;
+import java.util.function.BiConsumer;
+import org.picos.Computation;
+import org.picos.Fiber;
+import org.picos.Scheduler;
+import org.picos.SchedulerClosedException;
+import org.picos.Trigger;
+import org.picos.sched.ExecutorScheduler;
+import org.picos.sched.Schedulers;
+
+/**
+ * The bridge between Picos and {@link CompletableFuture}: executors as Picos schedulers, fibers
+ * as futures, and any {@link CompletionStage} awaited in a fiber.
+ *
+ * <pre>{@code
+ * ExecutorService pool = Executors.newFixedThreadPool(4);
+ * Scheduler picos = PicosFutures.scheduler(pool);           // pool threads run fibers
+ * CompletableFuture<String> page = PicosFutures.future(picos, () -> {
+ *   User user = PicosFutures.await(client.fetchUser(id));     // suspends the fiber, not the thread
+ *   return PicosFutures.await(client.render(user));
+ * });
+ * page.thenAccept(System.out::println);                      // an ordinary CompletableFuture
+ * }</pre>
+ *
+ * <h2>The three directions</h2>
+ * <ul>
+ *   <li>{@link #scheduler(Executor)}: any {@link Executor}, {@link ExecutorService} or
+ *       {@link ForkJoinPool} runs Picos fibers. Each stretch of a fiber between two suspensions
+ *       is one task handed to the executor.</li>
+ *   <li>{@link #future(Callable)}, {@link #future(Scheduler, Callable)} and
+ *       {@link #toFuture(Computation)}: Picos work seen as a {@link CompletableFuture}. The work
+ *       starts at once (futures are hot); the future completes with the fiber's value or
+ *       failure.</li>
+ *   <li>{@link #await(CompletionStage)}: waits for a stage inside a fiber by suspending the
+ *       fiber; its carrier thread goes on running other work meanwhile.</li>
+ * </ul>
+ *
+ * <h2>Cancellation, from the future to the fiber</h2>
+ * Cancelling a future returned by {@code future} or {@code toFuture} ({@code cancel(true)} and
+ * {@code cancel(false)} mean the same: nothing is interrupted) cancels the computation behind
+ * it with a {@link CancellationException} whose cause is the future's own. The same happens if
+ * the holder completes the future any other way ({@code complete}, {@code completeExceptionally},
+ * {@code orTimeout}): the computation's result could no longer be delivered, so it is cancelled.
+ * Cancellation in Picos is cooperative: the fiber is woken if it is suspended and sees the cause
+ * at its next cancellation point (any await, {@code Fiber.check()}, {@code Fiber.yield()}),
+ * unless it has forbidden cancellation for a while. The future does not wait for the fiber to
+ * unwind; it is complete as soon as it is cancelled. With {@code toFuture}, the computation may
+ * be shared (for example a whole scope's): cancelling the future cancels all of it.
+ *
+ * <h2>Cancellation, from the fiber to the future</h2>
+ * A fiber waiting in {@code await(stage)} whose computation is cancelled stops waiting at once
+ * and throws the cancellation cause. If the stage is a {@link CompletableFuture}, it is cancelled
+ * too, with {@code cancel(false)}: that propagates to the stages that depend on it but, as
+ * always with CompletableFuture, does not stop the code that was going to complete it. Other
+ * stages, and read-only views such as {@link CompletableFuture#minimalCompletionStage()}, cannot
+ * be cancelled from outside: the fiber just stops waiting (detaches), and the stage keeps a small
+ * callback until it completes.
+ *
+ * <h2>Errors</h2>
+ * Failures keep their identity, hence their type and stack trace:
+ * <ul>
+ *   <li>A fiber that throws completes its future exceptionally with that very exception,
+ *       checked or not ({@code future.handle((v, e) -> e)} sees the same object;
+ *       {@code join()} and dependent stages add CompletableFuture's usual
+ *       {@link CompletionException} around it).</li>
+ *   <li>{@code await} throws what the stage failed with. CompletableFuture wraps the failure of
+ *       a dependent stage (for example {@code supplyAsync(..).thenApply(..)}) in a
+ *       {@code CompletionException}; {@code await} removes exactly that one layer, so the
+ *       exception thrown in the supplier is the one thrown by {@code await}. What remains
+ *       follows the core's rule ({@link Computation#unchecked}): a {@link RuntimeException} or
+ *       {@link Error} is thrown as it is; a checked exception is thrown wrapped once in a
+ *       {@code CompletionException} whose cause is the original.</li>
+ *   <li>A cancelled stage throws its {@link CancellationException}.</li>
+ * </ul>
+ *
+ * <h2>Threads</h2>
+ * A fiber's code runs on its scheduler's threads only. When an awaited stage completes, the
+ * completing thread merely schedules the fiber back onto its executor; no fiber code runs
+ * there. On a single-threaded executor a fiber therefore never leaves that thread; on a pool it
+ * may resume on any of the pool's threads. In the other direction, a future from
+ * {@code future}/{@code toFuture} is completed by the thread that completes the computation:
+ * for a fiber that returns or fails, its own carrier thread as the fiber ends. Non-async
+ * dependent stages ({@code thenApply}, not {@code thenApplyAsync}) run right there, so keep them
+ * short, or use the {@code *Async} variants to move them elsewhere.
+ *
+ * <h2>Shutting an executor down</h2>
+ * Shutting down the {@link ExecutorService} of a {@link #scheduler(Executor)} while fibers are
+ * alive ends each of them with a {@link SchedulerClosedException} (a
+ * {@code CancellationException}) whose message says that the executor was shut down: the
+ * scheduler notices the shutdown within about 50 ms (the core polls
+ * {@link ExecutorService#isShutdown()}), or at once when the executor refuses a fiber's next step, and lets the remaining fibers unwind on a fallback daemon thread,
+ * since the executor no longer runs anything. Their futures complete with that exception; stages
+ * they were awaiting are cancelled as described above. Nothing stays suspended forever. The same
+ * holds for {@link ExecutorService#shutdownNow()}, which also drops the steps of fibers that were
+ * queued to run: once the executor has terminated, the scheduler runs those on the fallback
+ * thread, so that the fibers still end and {@link Scheduler#close()} returns.
+ *
+ * <p>Outside any fiber, {@code await} blocks the calling thread like
+ * {@link CompletableFuture#join()}. All methods are safe to call from any thread.
+ */
+public final class PicosFutures {
+  private PicosFutures() {}
+
+  /**
+   * Returns a Picos scheduler whose fibers run on {@code executor}: each stretch of a fiber
+   * between two suspensions is one task given to the executor. On a single-threaded
+   * executor a fiber never leaves that thread; on a pool it may resume on any of its threads.
+   * A {@link ForkJoinPool} in its default (LIFO, non-async) mode gets its fibers' tasks as
+   * external submissions, so that a fiber that yields queues behind the others instead of
+   * running again at once. {@link org.picos.Computation#cancelAfter} uses the core's shared
+   * timer thread, and the cancellation it triggers resumes the fiber on {@code executor}.
+   *
+   * <p>The executor still belongs to the caller: {@link Scheduler#close()} cancels the
+   * scheduler's live fibers (with a {@link SchedulerClosedException} naming the scheduler) and
+   * waits for them to end, but leaves the executor running. Shutting the executor down, if it
+   * is an {@link ExecutorService}, closes the scheduler: see the class comment.
+   *
+   * @param executor where the fibers run; must not be an ExecutorService that is already shut
+   *     down
+   * @return a new scheduler, named after the executor in messages and cancellation causes
+   * @throws NullPointerException if {@code executor} is null
+   * @throws IllegalArgumentException if {@code executor} is an ExecutorService already shut down
+   * @throws IllegalStateException if the JVM lacks the flag that Picos fibers need (the message
+   *     names it)
+   */
+  public static Scheduler scheduler(Executor executor) {
+    Objects.requireNonNull(executor, "PicosFutures.scheduler: executor must not be null");
+    String name = "PicosFutures.scheduler(" + describe(executor) + ")";
+    if (executor instanceof ExecutorService service && service.isShutdown()) {
+      throw new IllegalArgumentException(
+          name + ": the executor is already shut down; pass an executor that is running");
+    }
+    return ExecutorScheduler.builder(executor).name(name).build();
+  }
+
+  /** A short, stable name for messages: {@code ThreadPoolExecutor@1b2c3d}. */
+  private static String describe(Executor executor) {
+    if (executor == ForkJoinPool.commonPool()) {
+      return "ForkJoinPool.commonPool()";
+    }
+    Class<?> type = executor.getClass();
+    String simple = type.getSimpleName();
+    return (simple.isEmpty() ? type.getName() : simple)
+        + "@" + Integer.toHexString(System.identityHashCode(executor));
+  }
+
+  /**
+   * Starts {@code body} in a new fiber and returns a future of its result. Called in a fiber,
+   * the new fiber runs on the caller's scheduler (as {@link Fiber#spawn(Callable)}, with a
+   * computation of its own: cancelling the caller does not cancel it); called outside any fiber,
+   * it runs on {@link Schedulers#shared()}. The future completes with the body's value or with
+   * the very exception it threw; cancelling the future cancels the fiber (see the class
+   * comment).
+   *
+   * <p>If the caller's scheduler is closing, the new fiber is cancelled at once and the future
+   * completes with the scheduler's {@link SchedulerClosedException}.
+   *
+   * @param <T> the type of the result
+   * @param body what the fiber runs
+   * @return a new future of the fiber's result
+   * @throws NullPointerException if {@code body} is null
+   * @throws RuntimeException the calling fiber's cancellation cause, if it is cancelled (nothing
+   *     is started then)
+   */
+  public static <T> CompletableFuture<T> future(Callable<T> body) {
+    Objects.requireNonNull(body, "PicosFutures.future: body must not be null");
+    return toFuture(Fiber.inFiber() ? Fiber.spawn(body) : Schedulers.shared().start(body));
+  }
+
+  /**
+   * Starts {@code body} in a new fiber on {@code scheduler} and returns a future of its result,
+   * which completes with the body's value or with the very exception it threw. Cancelling the
+   * future cancels the fiber (see the class comment).
+   *
+   * @param <T> the type of the result
+   * @param scheduler where the fiber runs
+   * @param body what the fiber runs
+   * @return a new future of the fiber's result
+   * @throws NullPointerException if an argument is null
+   * @throws SchedulerClosedException if the scheduler is closed
+   */
+  public static <T> CompletableFuture<T> future(Scheduler scheduler, Callable<T> body) {
+    Objects.requireNonNull(scheduler, "PicosFutures.future: scheduler must not be null");
+    Objects.requireNonNull(body, "PicosFutures.future: body must not be null");
+    return toFuture(scheduler.start(body));
+  }
+
+  /**
+   * Returns a future that completes when {@code computation} does: with its value, or
+   * exceptionally with its cancellation cause or failure (the same object). Completing the
+   * future first, by {@code cancel} or otherwise, cancels the computation with a
+   * {@link CancellationException} whose cause is what the future was completed with (none
+   * when completed with a value). Each call returns a new future. A computation that has
+   * already completed gives an already completed future.
+   *
+   * @param <T> the type of the result
+   * @param computation the computation to follow, typically a fiber's
+   * @return a new future of the computation's result
+   * @throws NullPointerException if {@code computation} is null
+   */
+  public static <T> CompletableFuture<T> toFuture(Computation<T> computation) {
+    Objects.requireNonNull(computation, "PicosFutures.toFuture: computation must not be null");
+    CompletableFuture<T> future = new CompletableFuture<>();
+    computation.whenDone(() -> {
+      Throwable failure = computation.canceled();
+      if (failure == null) {
+        future.complete(computation.resultNow());
+      } else {
+        future.completeExceptionally(failure);
+      }
+    });
+    future.whenComplete((value, failure) -> {
+      if (computation.isRunning()) {
+        computation.tryCancel(completedByHolder(failure));
+      }
+    });
+    return future;
+  }
+
+  /** The cause given to a computation whose future its holder completed first. */
+  private static CancellationException completedByHolder(Throwable failure) {
+    String how = failure == null ? "completed with a value"
+        : failure instanceof CancellationException ? "cancelled"
+        : "completed exceptionally";
+    CancellationException cause = new CancellationException(
+        "The CompletableFuture of this computation was " + how + " by its holder,"
+            + " so the computation was cancelled");
+    if (failure != null) {
+      cause.initCause(failure);
+    }
+    return cause;
+  }
+
+  /**
+   * Waits for {@code stage} and returns its value, or throws its failure (see the class comment
+   * for the exact rule). In a fiber this suspends the fiber, not its carrier thread; outside
+   * any fiber it blocks the calling thread like {@link CompletableFuture#join()}, and, like
+   * {@code join}, is not ended by {@link Thread#interrupt()}.
+   *
+   * <p>A stage that has already completed answers at once, without suspending and without
+   * checking for cancellation (that is how CompletableFuture behaves: it runs a callback
+   * registered on a completed stage immediately; another CompletionStage implementation that
+   * runs it later is simply awaited).
+   *
+   * <p>Cancellation: if the waiting fiber is cancelled, the wait ends and its cancellation
+   * cause is thrown (even if the stage completed at the same moment); a
+   * {@link CompletableFuture} stage is then cancelled with {@code cancel(false)}, any other stage
+   * is left alone (the fiber detaches from it).
+   *
+   * @param <T> the type of the result
+   * @param stage the stage to wait for
+   * @return the stage's value
+   * @throws NullPointerException if {@code stage} is null
+   * @throws CancellationException if the stage was cancelled (its own exception)
+   * @throws CompletionException wrapping the stage's failure when that is a checked exception
+   * @throws RuntimeException the stage's failure when unchecked, or the fiber's cancellation
+   *     cause
+   * @throws IllegalStateException if the fiber cannot suspend because it is pinned, or the
+   *     calling thread may not block (for example an event-loop thread); the message says why
+   */
+  public static <T> T await(CompletionStage<T> stage) {
+    Objects.requireNonNull(stage, "PicosFutures.await: stage must not be null");
+    Outcome<T> outcome = new Outcome<>();
+    stage.whenComplete(outcome);
+    Throwable cancel = outcome.done.await();
+    if (cancel != null) {
+      if (stage instanceof CompletableFuture<?> future) {
+        cancelIfPossible(future);
+      }
+      throw Computation.unchecked(cancel);
+    }
+    return outcome.get();
+  }
+
+  private static void cancelIfPossible(CompletableFuture<?> future) {
+    try {
+      future.cancel(false);
+    } catch (UnsupportedOperationException readOnlyView) {
+      // A minimalCompletionStage(): it cannot be cancelled from outside; detaching is all we do.
+    }
+  }
+
+  /**
+   * The result of a stage, delivered by its completion callback. The fields are written before
+   * {@link Trigger#signal()} and read after {@link Trigger#await()} has seen the signal, which
+   * orders them (the trigger's state is volatile).
+   */
+  private static final class Outcome<T> implements BiConsumer<T, Throwable> {
+    final Trigger done = Trigger.create();
+    private T value;
+    private Throwable failure;
+
+    @Override
+    public void accept(T value, Throwable failure) {
+      this.value = value;
+      this.failure = failure;
+      done.signal();
+    }
+
+    T get() {
+      Throwable f = failure;
+      if (f == null) {
+        return value;
+      }
+      if (f instanceof CompletionException && f.getCause() != null) {
+        f = f.getCause();
+      }
+      throw Computation.unchecked(f);
+    }
+  }
+}

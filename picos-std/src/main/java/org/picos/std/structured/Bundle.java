@@ -1,0 +1,254 @@
+package org.picos.std.structured;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.picos.Computation;
+import org.picos.Fiber;
+import org.picos.Trigger;
+
+/**
+ * An explicit scope of fibers (structured concurrency): {@link #joinAfter} runs a body that
+ * {@linkplain #fork forks} children into the bundle it is given, and returns only after every
+ * child has finished. {@link Flock} is the same scope passed implicitly.
+ *
+ * <h2>Semantics (from Picos' {@code Bundle})</h2>
+ * <ul>
+ *   <li>The bundle has a cancellation token, a computation shared by the body (the calling
+ *       fiber's computation is swapped for it during the body) and by the children forked with
+ *       {@link #fork}; a child forked with {@link #forkAsPromise} gets a token of its own that the
+ *       bundle's cancels.</li>
+ *   <li>A child or body that fails with anything but {@link Control.Terminate} terminates the
+ *       bundle (cancels every other member with a {@code Terminate}) and its failure is
+ *       recorded. A child ending with {@code Terminate} is silent.</li>
+ *   <li>Join: after the body, the calling fiber waits for all children <em>with cancellation
+ *       forbidden</em> (children are already cancelled if there is a reason), then throws the
+ *       recorded failures (one: that failure itself; several: {@link Control.Errors} in the
+ *       order they occurred), else the calling fiber's own cancellation cause, else the body's
+ *       result or {@code Terminate}.</li>
+ *   <li>Cancelling the calling fiber cancels the bundle with the same cause; the join then
+ *       throws that cause (children ending with it are not recorded as failures).</li>
+ *   <li>Forking into a bundle whose {@code joinAfter} has returned throws
+ *       {@link IllegalStateException}; forking from inside a terminated bundle throws its
+ *       {@code Terminate} (the spawn is a cancellation point) and starts nothing.</li>
+ * </ul>
+ * A try-with-resources form is deliberately not offered: {@code close()} cannot see an
+ * exception thrown by the try block, so siblings would not be terminated and the close could
+ * wait forever for them. {@code joinAfter} sees it.
+ *
+ * <h2>Threading</h2>
+ * Children run on the calling fiber's scheduler (outside any scheduler, on virtual threads).
+ * {@code fork}, {@code forkAsPromise} and {@code terminate} may be called from any fiber,
+ * including children.
+ */
+public final class Bundle {
+  /** The scope's body, given the bundle to fork into. */
+  @FunctionalInterface
+  public interface Body<T> {
+    /** Runs the scope; may throw anything, which fails the scope. */
+    T run(Bundle bundle) throws Exception;
+  }
+
+  /** The cancellation token of the body and the plainly forked children. */
+  private final Computation<Void> token = Computation.create(Computation.Mode.LIFO);
+  /** Returned when the last member (body or child) ends. */
+  private final Computation<Void> finished = Computation.create();
+  /**
+   * Members alive, a lock-free counter: {@code n > 0} while the body or children run, and
+   * {@code 0} once the last one ended, which is final.
+   * <pre>
+   *   n &gt; 0 --fork (CAS n -&gt; n + 1)--&gt; n + 1      (fork seeing 0 throws IllegalStateException)
+   *   n &gt; 1 --a member ends------------&gt; n - 1
+   *   1     --the last member ends------&gt; 0       (join released, token cancelled)
+   * </pre>
+   */
+  private final AtomicInteger members = new AtomicInteger(1);
+  private final List<Throwable> errors = new ArrayList<>();
+
+  private Bundle() {}
+
+  /**
+   * Runs {@code body} with a new bundle, waits for every child forked into it, and returns the
+   * body's value. See the class comment for how failures and cancellation are reported.
+   *
+   * @throws Control.Errors several recorded failures
+   * @throws RuntimeException the single recorded failure (checked ones wrapped in a
+   *     {@link java.util.concurrent.CompletionException}); the calling fiber's cancellation
+   *     cause; a {@link Control.Terminate} that ended the body
+   */
+  public static <T> T joinAfter(Body<T> body) {
+    Objects.requireNonNull(body, "body");
+    Fiber fiber = Fiber.current();
+    Fiber.check();
+    Computation<?> outer = fiber.computation();
+    Bundle bundle = new Bundle();
+    Trigger canceler = Computation.attachCanceler(outer, bundle.token);
+    fiber.setComputation(bundle.token);
+    T value = null;
+    Throwable bodyFailure = null;
+    try {
+      value = body.run(bundle);
+    } catch (Throwable t) {
+      bodyFailure = t;
+      bundle.error(t);
+    } finally {
+      fiber.setComputation(outer);
+    }
+    bundle.leave();
+    boolean forbade = fiber.exchangeForbid(true);
+    try {
+      bundle.finished.await();
+    } finally {
+      fiber.exchangeForbid(forbade);
+    }
+    outer.detach(canceler);
+    bundle.throwErrors();
+    Fiber.check();
+    if (bodyFailure != null) {
+      throw Computation.unchecked(bodyFailure);
+    }
+    return value;
+  }
+
+  /**
+   * Starts a child fiber running {@code body} in this bundle, sharing its cancellation token.
+   *
+   * @throws IllegalStateException if the bundle has completed (its {@code joinAfter} returned)
+   * @throws RuntimeException the caller's cancellation cause (a {@link Control.Terminate} when
+   *     forking from inside a terminated bundle); nothing is started then
+   */
+  public void fork(Runnable body) {
+    forkFiber(body, null);
+  }
+
+  /** {@link #fork}, letting {@code prepare} set up the child fiber before it is spawned. */
+  void forkFiber(Runnable body, Consumer<Fiber> prepare) {
+    Objects.requireNonNull(body, "body");
+    enter("fork");
+    Fiber child = Fiber.create(false, token);
+    if (prepare != null) {
+      prepare.accept(child);
+    }
+    try {
+      Fiber.spawn(child, () -> {
+        try {
+          body.run();
+        } catch (Throwable t) {
+          error(t);
+        } finally {
+          leave();
+        }
+      });
+    } catch (RuntimeException | Error e) {
+      leave();
+      throw e;
+    }
+  }
+
+  /**
+   * Starts a child fiber computing {@code body} in this bundle and returns its
+   * {@link Promise}. The child has its own cancellation token, cancelled by the bundle's, so
+   * terminating the promise stops only that child. If the child fails (other than with
+   * {@code Terminate}), the bundle fails too, whether or not the promise is awaited.
+   *
+   * @throws IllegalStateException if the bundle has completed
+   * @throws RuntimeException the caller's cancellation cause; nothing is started then
+   */
+  public <T> Promise<T> forkAsPromise(Callable<T> body) {
+    return forkPromise(body, null);
+  }
+
+  <T> Promise<T> forkPromise(Callable<T> body, Consumer<Fiber> prepare) {
+    Objects.requireNonNull(body, "body");
+    enter("forkAsPromise");
+    Computation<T> result = Computation.create();
+    Trigger canceler = Computation.attachCanceler(token, result);
+    Fiber child = Fiber.create(false, result);
+    if (prepare != null) {
+      prepare.accept(child);
+    }
+    try {
+      Fiber.spawn(child, () -> {
+        try {
+          result.tryReturn(body.call());
+        } catch (Throwable t) {
+          error(t);
+          result.tryCancel(t);
+        } finally {
+          token.detach(canceler);
+          leave();
+        }
+      });
+    } catch (RuntimeException | Error e) {
+      token.detach(canceler);
+      leave();
+      throw e;
+    }
+    return new Promise<>(result);
+  }
+
+  /**
+   * Terminates the bundle: cancels the body and every child with a {@link Control.Terminate}.
+   * Does not wait and does not throw; the join still waits for the children to end.
+   */
+  public void terminate() {
+    token.tryCancel(new Control.Terminate("Bundle terminated"));
+  }
+
+  /** Whether the bundle is neither terminated, failed, cancelled nor completed. */
+  public boolean isRunning() {
+    return token.isRunning();
+  }
+
+  private void enter(String op) {
+    for (;;) {
+      int n = members.get();
+      if (n == 0) {
+        throw new IllegalStateException(
+            "Bundle." + op + ": the bundle has completed (its joinAfter returned);"
+                + " fork only while its scope runs");
+      }
+      if (members.compareAndSet(n, n + 1)) {
+        return;
+      }
+    }
+  }
+
+  private void leave() {
+    if (members.decrementAndGet() == 0) {
+      finished.tryReturn(null);
+      token.tryCancel(new Control.Terminate("Bundle completed"));
+    }
+  }
+
+  /**
+   * Records a member's failure and terminates the bundle. A {@code Terminate}, and the very
+   * cause the bundle was cancelled with (the parent's cancellation reaching a member), are not
+   * failures.
+   */
+  private void error(Throwable t) {
+    if (t instanceof Control.Terminate || t == token.canceled()) {
+      return;
+    }
+    synchronized (errors) {
+      errors.add(t);
+    }
+    token.tryCancel(new Control.Terminate("Bundle terminated: a member failed with " + t));
+  }
+
+  private void throwErrors() {
+    List<Throwable> all;
+    synchronized (errors) {
+      all = List.copyOf(errors);
+    }
+    if (all.size() == 1) {
+      throw Computation.unchecked(all.get(0));
+    }
+    if (!all.isEmpty()) {
+      throw new Control.Errors(all);
+    }
+  }
+}

@@ -1,0 +1,259 @@
+package org.picos.std.sync;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.picos.Computation;
+import org.picos.Trigger;
+
+/**
+ * A first-class synchronous operation, in the style of Concurrent ML and Picos' event: a value
+ * describing something to wait for, which happens only when a fiber {@linkplain #sync() syncs}
+ * on it. Combine events with {@link #choose} (or sync on a choice at once with {@link #select}),
+ * transform their results with {@link #map}, and build them from channel operations
+ * ({@link Channel#sendEvent}, {@link Channel#receiveEvent}), computations
+ * ({@link #fromComputation}), timeouts ({@link #after}), constants ({@link #always},
+ * {@link #never}) or code run at sync time ({@link #guard}).
+ *
+ * <h2>Sync</h2>
+ * {@code sync} offers every primitive event of the choice, in list order, to its source,
+ * stopping as soon as one commits; if none committed at once, the fiber waits until one does.
+ * Exactly one commits, through a single commit point shared by all offers (a channel exchange
+ * commits the partner's wait in the same step); the others are then withdrawn before
+ * {@code sync} returns. The functions given to {@code map} run afterwards, in the syncing
+ * fiber, and what they throw escapes {@code sync}.
+ *
+ * <h2>Cancellation</h2>
+ * {@code sync} is a cancellation point. A syncing fiber that is cancelled withdraws every offer
+ * and throws the cause, unless an event committed first: then the committed result is returned
+ * (a received element is never dropped, a send never half-happens). An exception thrown while
+ * offering (by a {@code guard} supplier, or an {@code after} armed by a cancelled fiber)
+ * withdraws the offers and escapes {@code sync}; if an earlier offer of the same sync had
+ * already committed (say, received an element), that result is lost, as in Picos, so treat
+ * such exceptions as fatal bugs rather than control flow.
+ *
+ * <p>Events are immutable and may be synced any number of times, by any fibers.
+ *
+ * @param <T> the type of the result
+ */
+public abstract class Event<T> {
+  /** One sync in progress: its commit point and how to withdraw its offers. */
+  static final class Sync {
+    final Pick pick = new Pick();
+    private List<Runnable> withdrawals;
+
+    /** Registers the undoing of an offer, run when the sync ends. */
+    void onWithdraw(Runnable withdrawal) {
+      if (withdrawals == null) {
+        withdrawals = new ArrayList<>(4);
+      }
+      withdrawals.add(withdrawal);
+    }
+
+    void withdrawAll() {
+      if (withdrawals != null) {
+        for (Runnable w : withdrawals) {
+          w.run();
+        }
+        withdrawals = null;
+      }
+    }
+  }
+
+  Event() {}
+
+  /**
+   * Offers this event within {@code sync}: commits {@code sync.pick} now if possible (with
+   * {@code finish} composed after this event's own result), otherwise registers an offer and its
+   * withdrawal. Must tolerate a pick already done.
+   */
+  abstract void issue(Sync sync, Function<Object, Object> finish);
+
+  /**
+   * Waits for this event to commit and returns its result.
+   *
+   * @throws RuntimeException what the committed event throws (a poisoned or cancelled source, a
+   *     closed channel, a {@code map} function); the caller's cancellation cause if it was
+   *     cancelled before anything committed; what a {@code guard} supplier threw
+   * @throws IllegalStateException if the caller cannot suspend here (see {@link Trigger#await()})
+   */
+  @SuppressWarnings("unchecked")
+  public final T sync() {
+    Sync sync = new Sync();
+    Pick pick = sync.pick;
+    try {
+      issue(sync, null);
+    } catch (RuntimeException | Error e) {
+      if (pick.claim()) {
+        pick.publish(null, null);
+      }
+      sync.withdrawAll();
+      throw e;
+    }
+    if (!pick.isDone()) {
+      Throwable cause = null;
+      RuntimeException failure = null;
+      try {
+        cause = pick.trigger.await();
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+      if ((cause != null || failure != null) && pick.claim()) {
+        pick.publish(null, null);
+        sync.withdrawAll();
+        throw failure != null ? failure : Computation.unchecked(cause);
+      }
+    }
+    sync.withdrawAll();
+    return (T) pick.result();
+  }
+
+  /**
+   * An event whose result is {@code f} applied to this event's result. {@code f} runs in the
+   * syncing fiber after the commit (Picos' {@code map}/{@code wrap}).
+   */
+  public final <R> Event<R> map(Function<? super T, ? extends R> f) {
+    Objects.requireNonNull(f, "f");
+    Event<T> self = this;
+    @SuppressWarnings("unchecked")
+    Function<Object, Object> g = (Function<Object, Object>) f;
+    return new Event<>() {
+      @Override
+      void issue(Sync sync, Function<Object, Object> finish) {
+        self.issue(sync, Pick.then(g, finish));
+      }
+    };
+  }
+
+  /** An event that commits at once with {@code value}. In a choice, the first one wins. */
+  public static <T> Event<T> always(T value) {
+    return new Event<>() {
+      @Override
+      void issue(Sync sync, Function<Object, Object> finish) {
+        if (sync.pick.claim()) {
+          sync.pick.publish(finish, value);
+        }
+      }
+    };
+  }
+
+  private static final Event<Object> NEVER = new Event<>() {
+    @Override
+    void issue(Sync sync, Function<Object, Object> finish) {}
+  };
+
+  /** An event that never commits: syncing on it alone waits until the fiber is cancelled. */
+  @SuppressWarnings("unchecked")
+  public static <T> Event<T> never() {
+    return (Event<T>) NEVER;
+  }
+
+  /**
+   * The choice of {@code events}: commits with the first of them to commit. Offered in list
+   * order; an empty choice never commits.
+   */
+  @SafeVarargs
+  public static <T> Event<T> choose(Event<? extends T>... events) {
+    return choose(List.of(events));
+  }
+
+  /** The choice of {@code events}; see {@link #choose(Event[])}. */
+  public static <T> Event<T> choose(List<? extends Event<? extends T>> events) {
+    List<? extends Event<? extends T>> all = List.copyOf(events);
+    return new Event<>() {
+      @Override
+      void issue(Sync sync, Function<Object, Object> finish) {
+        for (Event<? extends T> e : all) {
+          if (sync.pick.isDone()) {
+            return;
+          }
+          e.issue(sync, finish);
+        }
+      }
+    };
+  }
+
+  /**
+   * Syncs on the choice of {@code events}: waits for the first to commit and returns its result.
+   * Same as {@code choose(events).sync()}; see {@link #sync()} for what it throws.
+   */
+  @SafeVarargs
+  public static <T> T select(Event<? extends T>... events) {
+    return Event.<T>choose(events).sync();
+  }
+
+  /** Syncs on the choice of {@code events}; see {@link #select(Event[])}. */
+  public static <T> T select(List<? extends Event<? extends T>> events) {
+    return Event.<T>choose(events).sync();
+  }
+
+  /**
+   * An event built at each sync by {@code supplier}, called in the syncing fiber when the event
+   * is offered. What the supplier throws escapes {@code sync}.
+   */
+  public static <T> Event<T> guard(Supplier<? extends Event<? extends T>> supplier) {
+    Objects.requireNonNull(supplier, "supplier");
+    return new Event<>() {
+      @Override
+      void issue(Sync sync, Function<Object, Object> finish) {
+        supplier.get().issue(sync, finish);
+      }
+    };
+  }
+
+  /**
+   * An event that commits when {@code computation} completes: its result is the computation's
+   * value, or syncing throws its cancellation cause. Losing a choice does not cancel the
+   * computation.
+   */
+  public static <T> Event<T> fromComputation(Computation<? extends T> computation) {
+    Objects.requireNonNull(computation, "computation");
+    Function<Object, Object> value = ignored -> computation.resultNow();
+    return new Event<>() {
+      @Override
+      void issue(Sync sync, Function<Object, Object> finish) {
+        Function<Object, Object> f = Pick.then(value, finish);
+        Trigger trigger = Trigger.fromAction(() -> sync.pick.fire(f, null));
+        if (computation.tryAttach(trigger)) {
+          sync.onWithdraw(() -> computation.detach(trigger));
+        } else {
+          trigger.signal();
+        }
+      }
+    };
+  }
+
+  /**
+   * An event that commits with {@code null} once {@code delay} has passed since the sync began,
+   * measured by the syncing fiber's scheduler's timer. Withdrawing it disarms the timer.
+   *
+   * @throws IllegalArgumentException if {@code delay} is negative
+   */
+  public static Event<Void> after(Duration delay) {
+    Objects.requireNonNull(delay, "delay");
+    if (delay.isNegative()) {
+      throw new IllegalArgumentException("Event.after: delay must not be negative, was " + delay);
+    }
+    return new Event<>() {
+      @Override
+      void issue(Sync sync, Function<Object, Object> finish) {
+        Computation<Void> timer = Computation.create();
+        timer.whenDone(() -> {
+          if (timer.isCanceled()) {
+            sync.pick.fire(finish, null);
+          }
+        });
+        timer.cancelAfter(delay, ELAPSED);
+        sync.onWithdraw(() -> timer.tryReturn(null));
+      }
+    };
+  }
+
+  /** The cause a timer of {@link #after} completes with; never escapes. */
+  private static final RuntimeException ELAPSED = new RuntimeException("Event.after: elapsed", null, false, false) {
+    private static final long serialVersionUID = 1L;
+  };
+}
