@@ -17,8 +17,8 @@ import org.openjdk.jcstress.infra.results.IIII_Result;
 import org.openjdk.jcstress.infra.results.III_Result;
 import org.openjdk.jcstress.infra.results.I_Result;
 import org.picos.Computation;
-import org.picos.CoreProbe;
 import org.picos.Fiber;
+import org.picos.Handler;
 import org.picos.Trigger;
 
 /**
@@ -96,6 +96,24 @@ public final class AwaitRaces {
   }
 
   /**
+   * The scheduler-side suspend/resume protocol every scheduler uses, {@code Handler}'s protected
+   * {@code trySuspend}/{@code unsuspend}, reached through a subclass. Never instantiated.
+   */
+  abstract static class Protocol extends Handler {
+    private Protocol() {}
+
+    /** {@code Handler.trySuspend}: true if {@code resume} will run when the trigger is signalled. */
+    static boolean suspend(Fiber fiber, Trigger trigger, Runnable resume) {
+      return trySuspend(fiber, trigger, resume);
+    }
+
+    /** {@code Handler.unsuspend}: false iff the fiber permits cancellation and is cancelled. */
+    static boolean resumed(Fiber fiber, Trigger trigger) {
+      return Handler.unsuspend(fiber, trigger);
+    }
+  }
+
+  /**
    * The waiting side of both suspend tests: a fiber (its computation {@code own}) awaiting
    * {@code awaited} as {@code Computation.await} does on a scheduler: attach a trigger to the
    * awaited computation, then suspend through {@code Handler.trySuspend}. The resume action
@@ -114,7 +132,7 @@ public final class AwaitRaces {
     void suspend() {
       if (!awaited.tryAttach(trigger)) {
         path = DONE_FIRST;
-      } else if (CoreProbe.trySuspend(fiber, trigger, this::resume)) {
+      } else if (Protocol.suspend(fiber, trigger, this::resume)) {
         path = SUSPENDED;
         return;
       } else {
@@ -142,7 +160,7 @@ public final class AwaitRaces {
         return;
       }
       if (path == SUSPENDED) {
-        CoreProbe.unsuspend(fiber, trigger);
+        Protocol.resumed(fiber, trigger);
       }
       Throwable cancel = path == DONE_FIRST ? null : fiber.canceled();
       if (cancel != null) {

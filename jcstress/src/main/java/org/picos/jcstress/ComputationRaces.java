@@ -15,7 +15,6 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
 import org.openjdk.jcstress.infra.results.II_Result;
 import org.picos.Computation;
-import org.picos.CoreProbe;
 import org.picos.Trigger;
 
 /**
@@ -213,7 +212,7 @@ public final class ComputationRaces {
 
     @Arbiter
     public void arbiter(II_Result r) {
-      r.r1 = CoreProbe.triggerEntries(computation);
+      r.r1 = computation.triggerEntries();
       computation.tryReturn(VALUE);
       r.r2 = live.isSignaled() ? 1 : 0;
     }
