@@ -16,7 +16,8 @@ import java.util.concurrent.CompletionException;
  *   RUNNING(triggers, balance) --tryReturn(v)-----> RETURNED(v)
  *   RUNNING(triggers, balance) --tryCancel(cause)--> CANCELED(cause)
  *   RUNNING --tryAttach(t)--> RUNNING(t :: triggers, balance + 1)
- *   RUNNING --detach(t)-----> RUNNING(triggers, balance - 2)      (t is signalled first)
+ *   RUNNING(t :: rest, b) --detach(t)--> RUNNING(rest, b - 1)     (t is the newest, b &gt; 0: popped)
+ *   RUNNING --detach(t)-----> RUNNING(triggers, balance - 2)      (otherwise; t is signalled first)
  *   RUNNING --attach/detach finding balance &lt; 0--> RUNNING(live triggers, live count) (gc)
  * </pre>
  * One CAS decides completion: exactly one of racing {@code tryReturn}/{@code tryCancel} wins,
@@ -31,6 +32,15 @@ import java.util.concurrent.CompletionException;
  * the balance negative it drops every signalled trigger and resets the balance to the number of
  * survivors. Dead entries therefore never outnumber live ones by more than a constant: a
  * computation that lives for hours while its fiber awaits millions of times stays small.
+ *
+ * <p>The common case is cheaper still: a fiber attaches one trigger, wakes and detaches it
+ * before anything else was attached. Detaching the newest entry pops it (balance minus one, the
+ * entry is gone, not dead; only while the balance is positive, so that the balance, which is
+ * the number of live entries minus the number of dead ones, stays non-negative after a pop): the state goes back to the very object it was before the attach
+ * (the shared empty state if the list was empty), so such an await allocates one list cell and
+ * nothing else. The list is made of {@link Running}
+ * cells themselves: each cell is a whole state (its trigger, the older cells, the balance), so
+ * an attach allocates one object.
  *
  * <h2>Failures</h2>
  * {@link #await()} and {@link #resultNow()} return the value, or throw the cancellation cause:
@@ -58,8 +68,8 @@ public final class Computation<T> {
     }
   }
 
-  private static final Running EMPTY_FIFO = new Running(null, 0, false);
-  private static final Running EMPTY_LIFO = new Running(null, 0, true);
+  private static final Running EMPTY_FIFO = new Running(null, null, 0, false);
+  private static final Running EMPTY_LIFO = new Running(null, null, 0, true);
 
   /** {@link Running}, {@link Returned} or {@link Canceled}. */
   private volatile Object state;
@@ -141,22 +151,21 @@ public final class Computation<T> {
    * to it as suppressed.
    */
   private static void signalAll(Running r) {
-    Node list = r.triggers;
-    if (list == null) {
+    if (r.isEmpty()) {
       return;
     }
     Throwable failure = null;
-    if (r.lifo || list.next == null) {
-      for (Node n = list; n != null; n = n.next) {
+    if (r.lifo || r.older.isEmpty()) {
+      for (Running n = r; !n.isEmpty(); n = n.older) {
         failure = signalOne(n.trigger, failure);
       }
     } else {
       int count = 0;
-      for (Node n = list; n != null; n = n.next) {
+      for (Running n = r; !n.isEmpty(); n = n.older) {
         count++;
       }
       Trigger[] inOrder = new Trigger[count];
-      for (Node n = list; n != null; n = n.next) {
+      for (Running n = r; !n.isEmpty(); n = n.older) {
         inOrder[--count] = n.trigger;
       }
       for (Trigger t : inOrder) {
@@ -239,7 +248,14 @@ public final class Computation<T> {
     if (state instanceof Running) {
       Trigger trigger = Trigger.create();
       if (tryAttach(trigger)) {
-        Throwable cancel = trigger.await();
+        Throwable cancel;
+        try {
+          cancel = trigger.await();
+        } catch (RuntimeException | Error refused) {
+          // The wait was refused (a pinned fiber, a thread that must not block): leave nothing behind.
+          detach(trigger);
+          throw refused;
+        }
         if (cancel != null) {
           detach(trigger);
           throw unchecked(cancel);
@@ -265,9 +281,7 @@ public final class Computation<T> {
       if (!(s instanceof Running r) || trigger.isSignaled()) {
         return false;
       }
-      Running next = r.balance < 0
-          ? gc(r, trigger)
-          : new Running(new Node(trigger, r.triggers), r.balance + 1, r.lifo);
+      Running next = r.balance < 0 ? gc(r, trigger) : new Running(trigger, r, r.balance + 1, r.lifo);
       if (STATE.compareAndSet(this, s, next)) {
         return true;
       }
@@ -276,7 +290,8 @@ public final class Computation<T> {
 
   /**
    * Signals {@code trigger} (running its action now, if it has one and was not signalled) and
-   * forgets it. Removal is lazy (see the class comment); it never searches the list.
+   * forgets it. Removal is lazy unless the trigger is the newest one attached (see the class
+   * comment); it never searches the list.
    */
   public void detach(Trigger trigger) {
     trigger.signal();
@@ -285,7 +300,16 @@ public final class Computation<T> {
       if (!(s instanceof Running r)) {
         return;
       }
-      Running next = r.balance < 0 ? gc(r, null) : new Running(r.triggers, r.balance - 2, r.lifo);
+      Running next;
+      if (r.trigger == trigger && r.balance > 0) {
+        Running older = r.older;
+        // The state before t was attached, unless a lazy detach lowered the balance since.
+        next = older.isEmpty() || older.balance == r.balance - 1
+            ? older
+            : new Running(older.trigger, older.older, r.balance - 1, r.lifo);
+      } else {
+        next = r.balance < 0 ? gc(r, null) : new Running(r.trigger, r.older, r.balance - 2, r.lifo);
+      }
       if (STATE.compareAndSet(this, s, next)) {
         return;
       }
@@ -295,27 +319,23 @@ public final class Computation<T> {
   /** Drops signalled triggers, keeping order; prepends {@code adding} if non-null. */
   private static Running gc(Running r, Trigger adding) {
     int live = 0;
-    for (Node n = r.triggers; n != null; n = n.next) {
+    for (Running n = r; !n.isEmpty(); n = n.older) {
       if (!n.trigger.isSignaled()) {
         live++;
       }
     }
     Trigger[] keep = new Trigger[live];
     int i = 0;
-    for (Node n = r.triggers; n != null && i < live; n = n.next) {
+    for (Running n = r; !n.isEmpty() && i < live; n = n.older) {
       if (!n.trigger.isSignaled()) {
         keep[i++] = n.trigger;
       }
     }
-    Node list = null;
+    Running list = r.lifo ? EMPTY_LIFO : EMPTY_FIFO;
     for (int j = i - 1; j >= 0; j--) {
-      list = new Node(keep[j], list);
+      list = new Running(keep[j], list, list.balance + 1, r.lifo);
     }
-    if (adding != null) {
-      list = new Node(adding, list);
-      i++;
-    }
-    return new Running(list, i, r.lifo);
+    return adding == null ? list : new Running(adding, list, list.balance + 1, r.lifo);
   }
 
   /**
@@ -326,7 +346,7 @@ public final class Computation<T> {
   public int triggerEntries() {
     int count = 0;
     if (state instanceof Running r) {
-      for (Node n = r.triggers; n != null; n = n.next) {
+      for (Running n = r; !n.isEmpty(); n = n.older) {
         count++;
       }
     }
@@ -429,9 +449,16 @@ public final class Computation<T> {
   // ---------------------------------------------------------------------------------------
   // States
 
-  private record Node(Trigger trigger, Node next) {}
-
-  private record Running(Node triggers, int balance, boolean lifo) {}
+  /**
+   * A running state, and a cell of its trigger list: {@code trigger} is the newest attached,
+   * {@code older} the state before it was attached. The empty state has neither. The balance is
+   * the top cell's (see the class comment); {@code lifo} is the same in every cell.
+   */
+  private record Running(Trigger trigger, Running older, int balance, boolean lifo) {
+    boolean isEmpty() {
+      return trigger == null;
+    }
+  }
 
   private record Returned(Object value) {}
 

@@ -267,4 +267,36 @@ class KitsTest {
       return Hosts.vertx();
     }
   }
+
+  @Nested
+  class NettyEventLoop extends KitOn.Core {
+    @Override
+    Host host() {
+      return Hosts.nettyLoop();
+    }
+  }
+
+  @Nested
+  class NettyEventLoopStd extends KitOn.Std {
+    @Override
+    Host host() {
+      return Hosts.nettyLoop();
+    }
+  }
+
+  @Nested
+  class NettyGroup extends KitOn.Core {
+    @Override
+    Host host() {
+      return Hosts.nettyGroup();
+    }
+  }
+
+  @Nested
+  class NettyGroupStd extends KitOn.Std {
+    @Override
+    Host host() {
+      return Hosts.nettyGroup();
+    }
+  }
 }

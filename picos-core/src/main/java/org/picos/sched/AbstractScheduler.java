@@ -1,9 +1,9 @@
 package org.picos.sched;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentHashMap;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Handler;
@@ -24,11 +24,22 @@ import org.picos.SchedulerClosedException;
  * A spawn racing with close either is seen by close in the live set (and cancelled there) or
  * sees {@code closed} itself and cancels its child, so no fiber escapes; the child's main still
  * runs (spawn is all or nothing) and ends at its first cancellation point.
+ *
+ * <h2>The live set</h2>
+ * An intrusive doubly-linked ring of {@link Live} cells (a continuation fiber's task is its
+ * cell, so tracking allocates nothing) guarded by {@code liveLock}, with a count. Only
+ * {@link #track}, {@link #untrack}, {@link #liveFibers} and {@link #beginClose} touch it, each
+ * for a few field writes under the lock; close cancels a snapshot outside the lock, so no
+ * trigger action ever runs while it is held. {@code closeCause} is written before close takes
+ * the snapshot and read by track after linking, which gives the race above.
  */
 abstract class AbstractScheduler extends Handler implements Scheduler {
   final String name;
-  /** Fibers spawned and not yet ended. */
-  final Set<Fiber> live = ConcurrentHashMap.newKeySet();
+  private final Object liveLock = new Object();
+  /** Sentinel of the live ring; guarded by liveLock. */
+  private final Live live = new Live(null);
+  /** Number of cells in the ring; guarded by liveLock. */
+  private int liveCount;
   private final Computation<Void> terminated = Computation.create();
   private volatile SchedulerClosedException closeCause;
 
@@ -49,26 +60,65 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
     return c;
   }
 
-  /** Registers a spawned fiber as live; cancels it if the scheduler is closing. */
-  final void track(Fiber fiber) {
-    live.add(fiber);
-    SchedulerClosedException cause = closeCause;
-    if (cause != null) {
-      fiber.computation().tryCancel(cause);
+  /** A fiber's cell in the live set; a cell is tracked at most once. */
+  static class Live {
+    final Fiber fiber;
+    /** Neighbours in the ring while tracked; guarded by the scheduler's liveLock. */
+    private Live prev = this;
+    private Live next = this;
+
+    Live(Fiber fiber) {
+      this.fiber = fiber;
     }
   }
 
-  /** Called when a fiber's main has returned. */
-  final void untrack(Fiber fiber) {
-    live.remove(fiber);
-    if (closeCause != null && live.isEmpty()) {
+  /** Registers a spawned fiber's cell as live; cancels the fiber if the scheduler is closing. */
+  final void track(Live cell) {
+    synchronized (liveLock) {
+      Live last = live.prev;
+      cell.prev = last;
+      cell.next = live;
+      last.next = cell;
+      live.prev = cell;
+      liveCount++;
+    }
+    SchedulerClosedException cause = closeCause;
+    if (cause != null) {
+      cell.fiber.computation().tryCancel(cause);
+    }
+  }
+
+  /** Called when a fiber's main has returned, with the cell given to {@link #track}. */
+  final void untrack(Live cell) {
+    boolean none;
+    synchronized (liveLock) {
+      cell.prev.next = cell.next;
+      cell.next.prev = cell.prev;
+      cell.prev = cell;
+      cell.next = cell;
+      none = --liveCount == 0;
+    }
+    if (none && closeCause != null) {
       terminated.tryReturn(null);
+    }
+  }
+
+  /** A snapshot of the live cells, taken under the lock; act on it outside. */
+  final List<Live> liveCells() {
+    synchronized (liveLock) {
+      List<Live> snapshot = new ArrayList<>(liveCount);
+      for (Live c = live.next; c != live; c = c.next) {
+        snapshot.add(c);
+      }
+      return snapshot;
     }
   }
 
   /** The number of fibers spawned and not yet ended. */
   public final int liveFibers() {
-    return live.size();
+    synchronized (liveLock) {
+      return liveCount;
+    }
   }
 
   @Override
@@ -87,10 +137,11 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
       }
       closeCause = new SchedulerClosedException(why);
     }
-    for (Fiber f : live) {
-      f.computation().tryCancel(closeCause);
+    List<Live> snapshot = liveCells();
+    for (Live cell : snapshot) {
+      cell.fiber.computation().tryCancel(closeCause);
     }
-    if (live.isEmpty()) {
+    if (snapshot.isEmpty()) {
       terminated.tryReturn(null);
     }
   }

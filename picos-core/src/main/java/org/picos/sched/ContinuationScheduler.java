@@ -48,8 +48,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
   }
 
   /** A fiber of this scheduler: its continuation and the operation it suspended for. */
-  final class Task implements Runnable {
-    final Fiber fiber;
+  final class Task extends Live implements Runnable {
     final LoomContinuation continuation;
     /** Where this task runs; chosen by the subclass at spawn. */
     final Object home;
@@ -61,7 +60,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     private final Runnable resumer = this::resume;
 
     Task(Fiber fiber, Runnable main, Object home) {
-      this.fiber = fiber;
+      super(fiber);
       this.home = home;
       this.continuation = new LoomContinuation(() -> runMain(fiber, main));
     }
@@ -81,7 +80,8 @@ abstract class ContinuationScheduler extends AbstractScheduler {
         unmount(previous);
       }
       if (continuation.isDone()) {
-        untrack(fiber);
+        fiberEnded(this);
+        untrack(this);
         return;
       }
       int suspendedFor = op;
@@ -123,6 +123,9 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     return true;
   }
 
+  /** Called on the carrier once {@code task}'s fiber has ended, before it stops being live. */
+  void fiberEnded(Task task) {}
+
   /** Where a new fiber will run (an executor, a loop); {@code null} if the subclass has one place. */
   Object placeNewFiber() {
     return null;
@@ -133,7 +136,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     bind(child);
     Task task = new Task(child, main, placeNewFiber());
     setData(child, task);
-    track(child);
+    track(task);
     schedule(task, false);
   }
 

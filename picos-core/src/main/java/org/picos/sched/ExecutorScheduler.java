@@ -13,6 +13,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.picos.Computation;
 import org.picos.Fiber;
@@ -46,10 +47,20 @@ import org.picos.Fiber;
  * wait for fibers nobody will run.
  *
  * <h2>ForkJoinPool</h2>
- * A {@link ForkJoinPool} in its default LIFO mode runs a task submitted by one of its own workers
- * before anything else that worker has queued, so a fiber that yields would run again at once,
- * forever, while its siblings starve. Slices for such a pool are therefore submitted as external
- * tasks ({@link ForkJoinPool#externalSubmit}), which queue behind the others.
+ * Slices for a {@link ForkJoinPool} are always submitted as external tasks
+ * ({@link ForkJoinPool#externalSubmit}), which queue behind the others. In its default LIFO mode a
+ * pool runs a task submitted by one of its own workers before anything else that worker has
+ * queued, so a fiber that yields would run again at once, forever, while its siblings starve.
+ * And in either mode a worker pushes its own submissions into its own queue without a lock,
+ * trusting {@code Thread.currentThread()}: fiber code that resumes another fiber may have been
+ * compiled with the thread it saw before its last suspension (see {@link org.picos.Fiber}), and
+ * would push into another worker's queue as if it owned it.
+ *
+ * <h2>Fibers that must not move</h2>
+ * On a multi-threaded executor a fiber's slices may run on different threads. Where the host
+ * offers single-threaded lanes (Reactor and RxJava workers), give each fiber its own with
+ * {@link Builder#placement(Supplier, Consumer)}, which also releases the lane when the fiber
+ * ends.
  */
 public final class ExecutorScheduler extends ContinuationScheduler {
   static final long PROBE_MILLIS = 50;
@@ -67,6 +78,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
 
   private final Executor executor;
   private final Supplier<? extends Executor> placement;
+  private final Consumer<? super Executor> release;
   private final Timer timer;
   private final Runnable onStop;
   private final Runnable awaitStopped;
@@ -75,6 +87,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
     super(b.name);
     this.executor = b.executor;
     this.placement = b.placement;
+    this.release = b.release;
     this.timer = b.timer;
     this.onStop = b.onStop;
     this.awaitStopped = b.awaitStopped;
@@ -113,8 +126,8 @@ public final class ExecutorScheduler extends ContinuationScheduler {
 
   /** Runs on the fallback thread every slice that a terminated executor accepted and dropped. */
   private void rescueDropped() {
-    for (Fiber fiber : live) {
-      if (data(fiber) instanceof Task task && task.handedOver == 1
+    for (Live cell : liveCells()) {
+      if (cell instanceof Task task && task.handedOver == 1
           && task.home instanceof ExecutorService host && host.isTerminated()) {
         ORPHANS.execute(task);
       }
@@ -143,11 +156,18 @@ public final class ExecutorScheduler extends ContinuationScheduler {
   }
 
   @Override
+  void fiberEnded(Task task) {
+    if (release != null) {
+      release.accept((Executor) task.home);
+    }
+  }
+
+  @Override
   void schedule(Task task, boolean urgent) {
     Executor home = (Executor) task.home;
     task.handedOver = 1;
     try {
-      if (home instanceof ForkJoinPool pool && !pool.getAsyncMode()) {
+      if (home instanceof ForkJoinPool pool) {
         pool.externalSubmit(ForkJoinTask.adapt(task));
       } else {
         home.execute(task);
@@ -194,6 +214,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
     private final Executor executor;
     private String name;
     private Supplier<? extends Executor> placement;
+    private Consumer<? super Executor> release;
     private Timer timer = DEFAULT_TIMER;
     private BooleanSupplier shutdownWhen;
     private Runnable onStop;
@@ -215,6 +236,18 @@ public final class ExecutorScheduler extends ContinuationScheduler {
      */
     public Builder placement(Supplier<? extends Executor> placement) {
       this.placement = Objects.requireNonNull(placement, "placement");
+      return this;
+    }
+
+    /**
+     * Like {@link #placement(Supplier)}, and once a fiber has ended, {@code release} is given the
+     * executor that was placed for it (on that executor's thread, after the fiber's last slice):
+     * for hosts whose lanes are taken per fiber and must be given back, such as a Reactor or
+     * RxJava {@code Worker}.
+     */
+    public Builder placement(Supplier<? extends Executor> placement, Consumer<? super Executor> release) {
+      this.placement = Objects.requireNonNull(placement, "placement");
+      this.release = Objects.requireNonNull(release, "release");
       return this;
     }
 

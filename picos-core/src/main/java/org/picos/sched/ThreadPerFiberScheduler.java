@@ -32,6 +32,7 @@ final class ThreadPerFiberScheduler extends AbstractScheduler {
   @Override
   protected void spawn(Fiber parent, Fiber child, Runnable main) {
     bind(child);
+    Live cell = new Live(child);
     Thread thread = factory.newThread(() -> {
       mount(child);
       Object[] previous = swapInContexts(child);
@@ -40,14 +41,14 @@ final class ThreadPerFiberScheduler extends AbstractScheduler {
       } finally {
         swapOutContexts(child, previous);
         threads.remove(Thread.currentThread());
-        untrack(child);
+        untrack(cell);
       }
     });
     if (thread == null) {
       throw new IllegalStateException("Scheduler " + name + ": the thread factory returned null");
     }
     threads.add(thread);
-    track(child);
+    track(cell);
     thread.start();
   }
 

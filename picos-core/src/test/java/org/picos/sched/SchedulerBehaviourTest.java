@@ -281,6 +281,13 @@ class SchedulerBehaviourTest {
       t.start();
       t.join();
       assertEquals("this thread must not block: use a fiber", failure.get().getMessage());
+      Computation<Void> shared = Computation.create();
+      Thread u = new Thread(() -> assertThrows(IllegalStateException.class, shared::await), "no-blocking-here");
+      u.start();
+      u.join();
+      // The refused waiter's trigger was detached: the next attach's clean-up drops it.
+      shared.tryAttach(Trigger.create());
+      assertEquals(1, shared.triggerEntries(), "a refused await leaves no live trigger behind");
       try (Scheduler s = Schedulers.fifo()) {
         assertEquals(1, s.run(() -> 1), "fibers are not affected by guards");
       }

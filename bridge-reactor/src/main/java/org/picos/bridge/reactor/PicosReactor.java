@@ -5,6 +5,7 @@ import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -410,14 +411,17 @@ public final class PicosReactor {
   // Schedulers
 
   /**
-   * A Reactor scheduler as a Picos scheduler: each slice of a fiber (from a resume to its next
-   * suspension) is one {@code reactorScheduler.schedule(task)}, and
-   * {@link Computation#cancelAfter} uses {@code schedule(task, delay, NANOSECONDS)} (falling
-   * back to Picos' shared timer for a scheduler that is not time-capable).
+   * A Reactor scheduler as a Picos scheduler: each fiber gets a {@code Worker} of its own from
+   * {@code reactorScheduler.createWorker()}, disposed when the fiber ends; each slice of the
+   * fiber (from a resume to its next suspension) is one {@code worker.schedule(task)}, and
+   * {@link Computation#cancelAfter} uses {@code reactorScheduler.schedule(task, delay,
+   * NANOSECONDS)} (falling back to Picos' shared timer for a scheduler that is not time-capable).
    *
-   * <p>A fiber runs one slice at a time, so its code is never concurrent with itself; on a
-   * multi-threaded Reactor scheduler ({@code parallel()}, {@code boundedElastic()}) successive
-   * slices may run on different threads of it, on {@code single()} all run on its one thread.
+   * <p>A fiber therefore runs one slice at a time, in order, and on the schedulers whose workers
+   * are single-threaded ({@code single()}, {@code parallel()}, {@code boundedElastic()}) it stays
+   * on one thread for life: fibers are spread over the threads as workers are, and never move
+   * (a fiber resumed on another thread could be misled by JIT-compiled code that kept the
+   * thread it saw before suspending; see {@link org.picos.Fiber}).
    *
    * <p>Closing the Picos scheduler cancels its fibers and leaves the Reactor scheduler running:
    * it belongs to the caller. Disposing the Reactor scheduler closes the Picos scheduler
@@ -448,9 +452,19 @@ public final class PicosReactor {
     };
     return ExecutorScheduler.builder(task -> reactorScheduler.schedule(task))
         .name("reactor(" + reactorScheduler + ")")
+        .placement(() -> new WorkerLane(reactorScheduler.createWorker()),
+            lane -> ((WorkerLane) lane).worker.dispose())
         .timer(timer)
         .shutdownWhen(reactorScheduler::isDisposed)
         .build();
+  }
+
+  /** A Reactor worker as the executor of one fiber: its slices run in order, on one thread. */
+  private record WorkerLane(reactor.core.scheduler.Scheduler.Worker worker) implements Executor {
+    @Override
+    public void execute(Runnable slice) {
+      worker.schedule(slice);
+    }
   }
 
   /**

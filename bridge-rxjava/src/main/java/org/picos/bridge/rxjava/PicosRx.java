@@ -519,13 +519,13 @@ public final class PicosRx {
    * suspension) is one {@code scheduleDirect(task)} on {@code rx}, and
    * {@link Computation#cancelAfter} timeouts use {@code rx.scheduleDirect(task, delay, unit)}.
    *
-   * <p>A fiber has at most one slice runnable at a time (the next is scheduled only once the
-   * previous one has suspended), so its slices run in order and never overlap even on a
-   * multi-threaded Rx scheduler such as {@code computation()}, where successive slices may run
-   * on different threads, as on {@link Schedulers#multi}. Slices go through
-   * {@code scheduleDirect} rather than a {@code Worker} per fiber because Picos has no
-   * end-of-fiber hook to dispose such a worker, and an undisposed worker of {@code io()} would
-   * keep its thread.
+   * <p>Each fiber gets a {@code Worker} of its own from {@code rx.createWorker()}, disposed when
+   * the fiber ends, and each of its slices is one {@code worker.schedule(task)}: the slices run
+   * in order, and on schedulers whose workers are single-threaded ({@code single()},
+   * {@code computation()}, {@code io()}, {@code newThread()}) a fiber stays on one thread for life
+   * (a fiber resumed on another thread could be misled by JIT-compiled code that kept the thread
+   * it saw before suspending; see {@link org.picos.Fiber}). On {@code io()} and
+   * {@code newThread()} that is a thread per live fiber, as those schedulers give every worker.
    *
    * <p>Closing the returned scheduler cancels its fibers and waits for them, but never shuts
    * down {@code rx}: it belongs to the caller (and Rx's global schedulers to the whole JVM). When
@@ -549,8 +549,9 @@ public final class PicosRx {
     if (rx instanceof FiberRxScheduler back) {
       return back.picos;
     }
-    return ExecutorScheduler.builder(task -> executeOn(rx, task))
+    return ExecutorScheduler.builder(task -> executeOn(rx::scheduleDirect, rx, task))
         .name("rx(" + rx + ")")
+        .placement(() -> new WorkerLane(rx, rx.createWorker()), lane -> ((WorkerLane) lane).worker.dispose())
         .timer((task, nanos) -> {
           Disposable d = rx.scheduleDirect(task, nanos, TimeUnit.NANOSECONDS);
           return d::dispose;
@@ -575,10 +576,23 @@ public final class PicosRx {
 
   private static final Runnable NOTHING = () -> {};
 
-  /** Runs one fiber slice on {@code rx}; throws if {@code rx} dropped it because it shut down. */
-  private static void executeOn(io.reactivex.rxjava3.core.Scheduler rx, Runnable task) {
+  /** An Rx worker as the executor of one fiber: its slices run in order, on one thread. */
+  private record WorkerLane(io.reactivex.rxjava3.core.Scheduler rx,
+      io.reactivex.rxjava3.core.Scheduler.Worker worker) implements java.util.concurrent.Executor {
+    @Override
+    public void execute(Runnable slice) {
+      executeOn(worker::schedule, rx, slice);
+    }
+  }
+
+  /**
+   * Runs one fiber slice through {@code schedule} (a scheduler's or a worker's); throws if
+   * {@code rx} dropped it because it shut down.
+   */
+  private static void executeOn(java.util.function.Function<Runnable, Disposable> schedule,
+      io.reactivex.rxjava3.core.Scheduler rx, Runnable task) {
     Slice slice = new Slice(task);
-    Disposable d = rx.scheduleDirect(slice);
+    Disposable d = schedule.apply(slice);
     // Rx answers a refused task with a disposed Disposable (after reporting the rejection to
     // RxJavaPlugins.onError). An accepted one is disposed only once it has run, so a disposed
     // answer for a slice that has not started means it will never run.

@@ -1,5 +1,11 @@
 package org.picos.tck.interop;
 
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -11,8 +17,10 @@ import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
+import org.picos.FiberLocal;
 import org.picos.Scheduler;
 import org.picos.bridge.future.PicosFutures;
+import org.picos.bridge.netty.PicosNetty;
 import org.picos.bridge.reactor.PicosReactor;
 import org.picos.bridge.rxjava.PicosRx;
 import org.picos.bridge.vertx.PicosVertx;
@@ -32,7 +40,7 @@ public final class Hosts {
   /** The hosts the interop matrix pairs up: one of each kind. */
   public static List<Host> all() {
     return List.of(fifo(), multi(), threadPerFiber(), fixedPool(), futuresCommonPool(),
-        reactorParallel(), rxComputation(), vertxContext(), vertx());
+        reactorParallel(), rxComputation(), vertxContext(), vertx(), nettyLoop(), nettyGroup());
   }
 
   public static Host fifo() {
@@ -108,6 +116,16 @@ public final class Hosts {
     return vertxHost("vertx", false);
   }
 
+  /** A NIO event-loop group of its own; every fiber on one of its loops. */
+  public static Host nettyLoop() {
+    return nettyHost("netty event loop", true);
+  }
+
+  /** A NIO event-loop group of its own; each fiber on the loop it was placed on, for life. */
+  public static Host nettyGroup() {
+    return nettyHost("netty group", false);
+  }
+
   /** A host whose fibers' carrier threads are recognised by {@code onHost}. */
   static Host host(String name, Supplier<Scheduler> make, Predicate<Thread> onHost) {
     return new Host(name, () -> running(name, make.get(), onHost, () -> {}));
@@ -150,6 +168,32 @@ public final class Hosts {
         }
       }
     };
+  }
+
+  /** The thread a fiber first checked its host on: a Netty group's fiber must stay there. */
+  private static final FiberLocal<Thread> NETTY_HOME = FiberLocal.withInitial(Thread::currentThread);
+
+  private static Host nettyHost(String name, boolean oneLoop) {
+    return new Host(name, () -> {
+      EventLoopGroup group = new MultiThreadIoEventLoopGroup(2,
+          new DefaultThreadFactory("kit-netty"), NioIoHandler.newFactory());
+      EventLoop loop = group.next();
+      Scheduler s = oneLoop ? PicosNetty.scheduler(loop) : PicosNetty.scheduler(group);
+      Predicate<Thread> onHost = oneLoop
+          ? loop::inEventLoop
+          : t -> NETTY_HOME.get() == t && onLoopOf(group, t);
+      return running(name, s, onHost,
+          () -> group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly());
+    });
+  }
+
+  private static boolean onLoopOf(EventLoopGroup group, Thread t) {
+    for (EventExecutor e : group) {
+      if (e.inEventLoop(t)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static Host vertxHost(String name, boolean oneContext) {

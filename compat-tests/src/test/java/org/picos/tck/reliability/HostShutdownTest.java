@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.reactivex.rxjava3.plugins.RxJavaPlugins;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -23,14 +27,15 @@ import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
 import org.picos.bridge.future.PicosFutures;
+import org.picos.bridge.netty.PicosNetty;
 import org.picos.bridge.reactor.PicosReactor;
 import org.picos.bridge.rxjava.PicosRx;
 import org.picos.bridge.vertx.PicosVertx;
 import org.picos.sched.Schedulers;
 
 /**
- * Shutting a host down (a core scheduler, an executor, a Reactor or RxJava scheduler, a Vert.x
- * instance) while fibers are suspended on it ends every fiber with a cancellation naming the
+ * Shutting a host down (a core scheduler, an executor, a Reactor or RxJava scheduler, a Netty
+ * event-loop group, a Vert.x instance) while fibers are suspended on it ends every fiber with a cancellation naming the
  * shutdown, within a bound, and leaves none of the host's threads running.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -93,6 +98,26 @@ class HostShutdownTest {
     } finally {
       RxJavaPlugins.setErrorHandler(null);
     }
+  }
+
+  @Test
+  void nettyGroupShutDownGracefully() {
+    String name = "shutdown-netty-" + IDS.incrementAndGet();
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory(name),
+        NioIoHandler.newFactory());
+    Scheduler s = PicosNetty.scheduler(group);
+    shutDownWithSuspendedFibers(s, () -> group.shutdownGracefully(0, 1, TimeUnit.SECONDS),
+        "shut down", name);
+  }
+
+  @Test
+  void nettyLoopOfAGroupShutDownGracefully() {
+    String name = "shutdown-netty-" + IDS.incrementAndGet();
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory(name),
+        NioIoHandler.newFactory());
+    Scheduler s = PicosNetty.scheduler(group.next());
+    shutDownWithSuspendedFibers(s, () -> group.shutdownGracefully(0, 1, TimeUnit.SECONDS),
+        "shut down", name);
   }
 
   @Test
