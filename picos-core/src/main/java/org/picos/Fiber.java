@@ -40,14 +40,15 @@ import java.util.concurrent.Callable;
  * {@link FiberLocal}; to carry ThreadLocal-based context (MDC, tracing) across suspensions,
  * register a {@link ThreadContext}.
  *
- * <p>The core schedulers and the bridges keep each fiber on one carrier thread for life (fifo,
- * {@code multi(n)}'s carriers, an event loop, a Reactor or RxJava worker). Only a fiber on a
- * multi-threaded executor given to {@code Schedulers.onExecutor} (or a bridge taking one) may
- * resume on another thread than it suspended on; code in such a fiber must not rely on carrier
- * identity: {@link Thread#currentThread()}, ThreadLocals and thread-owned locks
- * ({@code ReentrantLock}) may differ before and after an await, and the JIT may even reuse a
- * value of {@code Thread.currentThread()} read before a suspension. Picos' own operations are
- * immune (they find the current fiber through a lookup the JIT cannot fold).
+ * <p>On {@code multi(n)} (which balances load by work stealing) and on multi-threaded executors
+ * given to {@code Schedulers.onExecutor} (or a bridge taking one), a fiber may resume on another
+ * carrier than it suspended on. Code in such a fiber must not rely on carrier identity:
+ * {@link Thread#currentThread()}, ThreadLocals and thread-owned locks ({@code ReentrantLock}) may
+ * differ before and after an await, and the JIT may even reuse a value of
+ * {@code Thread.currentThread()} read before a suspension. Picos' own operations are immune (they
+ * find the current fiber through a lookup the JIT cannot fold, and never hand a ForkJoinPool a
+ * task as if from its own worker). Single-threaded hosts (fifo, an event loop, a Reactor or
+ * RxJava worker, which the bridges give each fiber) never move a fiber.
  *
  * <p>A fiber cannot suspend while it is <em>pinned</em>: a native frame or a class initializer on
  * its stack, and, on JDK 21 to 23, a held monitor ({@code synchronized}). Such an await throws an

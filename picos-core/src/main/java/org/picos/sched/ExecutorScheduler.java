@@ -28,10 +28,7 @@ import org.picos.Fiber;
  * <h2>Placement</h2>
  * By default every fiber runs on the one executor. With {@link Builder#placement} each new
  * fiber picks its own executor once (for example {@code group.next()} of an event-loop group)
- * and stays on it for life. Give each fiber a single-threaded executor: on a multi-threaded one
- * a fiber may resume on another thread than it suspended on, and JIT-compiled code may go on
- * using the thread (ThreadLocals, pool queues) it saw before the suspension (see
- * {@link Schedulers#multi}).
+ * and stays on it for life.
  *
  * <h2>When the host goes away</h2>
  * If the executor rejects a fiber's slice, or the {@linkplain Builder#shutdownWhen shutdown

@@ -1,9 +1,9 @@
 package org.picos.sched;
 
 import java.util.concurrent.Executor;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.picos.Scheduler;
@@ -28,13 +28,9 @@ public final class Schedulers {
   }
 
   /**
-   * {@code threads} carrier threads, each with its own queue. Every new fiber (root or child) is
-   * placed on one carrier and stays there for life: on the spawning carrier unless that one has
-   * more fibers waiting to run than another (taken in turn), which spreads a fan-out over all
-   * carriers. A fiber never migrates to another carrier once started, because code compiled by
-   * the JIT may keep using the {@code Thread.currentThread()} (and so the ThreadLocals and, for
-   * example, a ForkJoinPool's worker queue) it saw before a suspension; a fiber resumed on
-   * another thread would act on the old one. {@link Scheduler#close()} stops the threads.
+   * {@code threads} carrier threads with a queue each and work stealing between them (a
+   * {@link ForkJoinPool} in FIFO mode): a fiber may resume on another carrier than it suspended
+   * on. {@link Scheduler#close()} stops the threads.
    *
    * @throws IllegalArgumentException if {@code threads} is not positive
    */
@@ -43,71 +39,33 @@ public final class Schedulers {
       throw new IllegalArgumentException("multi: threads must be positive, was " + threads);
     }
     String name = "multi(" + threads + ")-" + IDS.incrementAndGet();
-    Carriers carriers = new Carriers(name, threads);
-    return ExecutorScheduler.builder(carriers.executors[0])
+    AtomicInteger n = new AtomicInteger();
+    ForkJoinPool pool = new ForkJoinPool(threads, p -> {
+      ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
+      t.setName(name + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    }, null, true);
+    return ExecutorScheduler.builder(pool)
         .name(name)
-        .placement(carriers::place)
         .shutdownWhen(() -> false)
-        .onClose(carriers::shutdown, carriers::awaitTermination)
+        .onClose(pool::shutdown, () -> awaitTermination(pool))
         .build();
   }
 
-  /** The carrier threads of {@link #multi}: one single-threaded executor each. */
-  private static final class Carriers {
-    final ThreadPoolExecutor[] executors;
-    private final Thread[] threads;
-    private final AtomicInteger turn = new AtomicInteger();
-
-    Carriers(String name, int n) {
-      executors = new ThreadPoolExecutor[n];
-      threads = new Thread[n];
-      for (int i = 0; i < n; i++) {
-        int index = i;
-        executors[i] = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
-          Thread t = new Thread(r, name + "-" + (index + 1));
-          t.setDaemon(true);
-          threads[index] = t;
-          return t;
-        });
-        executors[i].prestartAllCoreThreads();
-      }
-    }
-
-    /** The carrier for a new fiber: the calling carrier unless another one is less busy. */
-    Executor place() {
-      ThreadPoolExecutor other = executors[Math.floorMod(turn.getAndIncrement(), executors.length)];
-      Thread self = Thread.currentThread();
-      for (int i = 0; i < threads.length; i++) {
-        if (threads[i] == self) {
-          ThreadPoolExecutor here = executors[i];
-          return here.getQueue().size() <= other.getQueue().size() ? here : other;
+  private static void awaitTermination(ForkJoinPool pool) {
+    boolean interrupted = false;
+    for (;;) {
+      try {
+        if (pool.awaitTermination(1, TimeUnit.MINUTES)) {
+          break;
         }
-      }
-      return other;
-    }
-
-    void shutdown() {
-      for (ThreadPoolExecutor e : executors) {
-        e.shutdown();
+      } catch (InterruptedException e) {
+        interrupted = true;
       }
     }
-
-    void awaitTermination() {
-      boolean interrupted = false;
-      for (ThreadPoolExecutor e : executors) {
-        for (;;) {
-          try {
-            if (e.awaitTermination(1, TimeUnit.MINUTES)) {
-              break;
-            }
-          } catch (InterruptedException ie) {
-            interrupted = true;
-          }
-        }
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
   }
 
