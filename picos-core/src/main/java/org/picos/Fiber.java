@@ -46,9 +46,9 @@ import java.util.concurrent.Callable;
  * {@link Thread#currentThread()}, ThreadLocals and thread-owned locks ({@code ReentrantLock}) may
  * differ before and after an await, and the JIT may even reuse a value of
  * {@code Thread.currentThread()} read before a suspension. Picos' own operations are immune (they
- * find the current fiber through a lookup the JIT cannot fold, and never hand a ForkJoinPool a
- * task as if from its own worker). Single-threaded hosts (fifo, an event loop, a Reactor or
- * RxJava worker, which the bridges give each fiber) never move a fiber.
+ * find the current fiber, and hand slices to an executor, through calls the JIT cannot inline).
+ * Single-threaded hosts (fifo, an event loop, a Reactor or RxJava worker, which the bridges give
+ * each fiber) never move a fiber.
  *
  * <p>A fiber cannot suspend while it is <em>pinned</em>: a native frame or a class initializer on
  * its stack, and, on JDK 21 to 23, a held monitor ({@code synchronized}). Such an await throws an

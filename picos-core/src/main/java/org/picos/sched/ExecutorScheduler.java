@@ -1,6 +1,8 @@
 package org.picos.sched;
 
+import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.WeakReference;
 import java.util.Objects;
@@ -47,14 +49,15 @@ import org.picos.Fiber;
  * wait for fibers nobody will run.
  *
  * <h2>ForkJoinPool</h2>
- * Slices for a {@link ForkJoinPool} are always submitted as external tasks
- * ({@link ForkJoinPool#externalSubmit}), which queue behind the others. In its default LIFO mode a
- * pool runs a task submitted by one of its own workers before anything else that worker has
- * queued, so a fiber that yields would run again at once, forever, while its siblings starve.
- * And in either mode a worker pushes its own submissions into its own queue without a lock,
- * trusting {@code Thread.currentThread()}: fiber code that resumes another fiber may have been
- * compiled with the thread it saw before its last suspension (see {@link org.picos.Fiber}), and
- * would push into another worker's queue as if it owned it.
+ * A {@link ForkJoinPool} in its default LIFO mode runs a task submitted by one of its own workers
+ * before anything else that worker has queued, so a fiber that yields would run again at once,
+ * forever, while its siblings starve: slices for such a pool are submitted as external tasks
+ * ({@link ForkJoinPool#externalSubmit}), which queue behind the others. A pool in FIFO mode (as
+ * {@link Schedulers#multi} uses) gets {@code execute}, so a worker keeps its fibers on its own
+ * queue and idle workers steal them; that call is made in a frame of its own (see
+ * {@code handOver}), because a worker pushes onto its own queue without a lock, trusting
+ * {@code Thread.currentThread()}, and fiber code that resumes another fiber may have been
+ * compiled with the thread it ran on before its last suspension (see {@link org.picos.Fiber}).
  *
  * <h2>Fibers that must not move</h2>
  * On a multi-threaded executor a fiber's slices may run on different threads. Where the host
@@ -167,10 +170,10 @@ public final class ExecutorScheduler extends ContinuationScheduler {
     Executor home = (Executor) task.home;
     task.handedOver = 1;
     try {
-      if (home instanceof ForkJoinPool pool) {
+      if (home instanceof ForkJoinPool pool && !pool.getAsyncMode()) {
         pool.externalSubmit(ForkJoinTask.adapt(task));
       } else {
-        home.execute(task);
+        handOver(home, task);
       }
     } catch (RejectedExecutionException rejected) {
       hostClosed("The executor of scheduler " + name + " rejected this fiber (" + rejected.getMessage()
@@ -182,6 +185,36 @@ public final class ExecutorScheduler extends ContinuationScheduler {
   @Override
   protected void cancelAfter(Fiber fiber, Computation<?> computation, long nanos, Throwable cause) {
     armTimer(timer, computation, nanos, cause);
+  }
+
+  /**
+   * {@code executor.execute(task)} in a frame of its own, through a method handle held in a
+   * non-final field, which the JIT never inlines. A fiber resumed by another fiber is scheduled
+   * from inside that other fiber's frames, and an executor may trust {@code
+   * Thread.currentThread()} (a ForkJoinPool worker pushes onto its own queue without a lock):
+   * read in a frame of its own, which never spans a suspension, it is the thread running now,
+   * not one the calling fiber ran on before it last suspended (see {@link Fiber}).
+   */
+  private static void handOver(Executor executor, Runnable task) {
+    try {
+      executeHandle.invokeExact(executor, task);
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable impossible) {
+      throw new AssertionError(impossible);
+    }
+  }
+
+  @SuppressWarnings("FieldMayBeFinal")
+  private static MethodHandle executeHandle = execute();
+
+  private static MethodHandle execute() {
+    try {
+      return MethodHandles.publicLookup().findVirtual(Executor.class, "execute",
+          MethodType.methodType(void.class, Runnable.class));
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
   }
 
   @Override
