@@ -114,31 +114,8 @@ public class ChannelSuite {
 
   private static int virtualThreads(com.softwaremill.jox.Channel<Integer> toPing,
       com.softwaremill.jox.Channel<Integer> toPong) throws InterruptedException {
-    int[] result = new int[1];
-    Thread ping = Thread.ofVirtual().start(() -> {
-      try {
-        int v = 0;
-        for (int i = 0; i < ROUNDS; i++) {
-          toPong.send(v);
-          v = toPing.receive();
-        }
-        result[0] = v;
-      } catch (InterruptedException e) {
-        throw new IllegalStateException(e);
-      }
-    });
-    Thread pong = Thread.ofVirtual().start(() -> {
-      try {
-        for (int i = 0; i < ROUNDS; i++) {
-          toPing.send(toPong.receive() + 1);
-        }
-      } catch (InterruptedException e) {
-        throw new IllegalStateException(e);
-      }
-    });
-    ping.join();
-    pong.join();
-    return result[0];
+    return PingPongSuite.virtualThreads(ROUNDS, new PingPongSuite.Pipe(toPing::send, toPing::receive),
+        new PingPongSuite.Pipe(toPong::send, toPong::receive));
   }
 
   @Benchmark

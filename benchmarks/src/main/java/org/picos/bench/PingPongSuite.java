@@ -252,13 +252,32 @@ public class PingPongSuite {
   public int vtSynchronousQueue() throws InterruptedException {
     SynchronousQueue<Integer> toPing = new SynchronousQueue<>();
     SynchronousQueue<Integer> toPong = new SynchronousQueue<>();
+    return virtualThreads(ROUNDS, new Pipe(toPing::put, toPing::take), new Pipe(toPong::put, toPong::take));
+  }
+
+  /** A blocking one-way hand-off between two threads: a queue, a channel. */
+  record Pipe(Put put, Take take) {
+    interface Put {
+      void put(Integer value) throws InterruptedException;
+    }
+
+    interface Take {
+      Integer take() throws InterruptedException;
+    }
+  }
+
+  /**
+   * {@code rounds} round trips between two virtual threads: ping sends a number on
+   * {@code toPong}, pong sends it back plus one on {@code toPing}. Returns ping's last number.
+   */
+  static int virtualThreads(int rounds, Pipe toPing, Pipe toPong) throws InterruptedException {
     int[] result = new int[1];
     Thread ping = Thread.ofVirtual().start(() -> {
       try {
         int v = 0;
-        for (int i = 0; i < ROUNDS; i++) {
-          toPong.put(v);
-          v = toPing.take();
+        for (int i = 0; i < rounds; i++) {
+          toPong.put().put(v);
+          v = toPing.take().take();
         }
         result[0] = v;
       } catch (InterruptedException e) {
@@ -267,8 +286,8 @@ public class PingPongSuite {
     });
     Thread pong = Thread.ofVirtual().start(() -> {
       try {
-        for (int i = 0; i < ROUNDS; i++) {
-          toPing.put(toPong.take() + 1);
+        for (int i = 0; i < rounds; i++) {
+          toPing.put().put(toPong.take().take() + 1);
         }
       } catch (InterruptedException e) {
         throw new IllegalStateException(e);
