@@ -28,6 +28,12 @@ import java.util.concurrent.Callable;
  * computation itself still becomes cancelled and the cause is delivered at the first
  * cancellation point after the mask is lifted.
  *
+ * <p>A fiber is also cancelled when its scheduler closes, or its host shuts down, while it is
+ * alive (a deliberate addition to Picos): the scheduler cancels the fiber's current computation
+ * and marks the fiber itself, so the {@link SchedulerClosedException} is seen at every
+ * cancellation point from then on, even after a scope that had given the fiber a computation of
+ * its own has ended. {@link #isCanceled()} and {@link #canceled()} include that mark.
+ *
  * <h2>Failures</h2>
  * A fiber whose main throws completes its computation with that failure (OCaml Picos treats it
  * as fatal and stops the scheduler; we keep the scheduler running). If the computation had
@@ -69,8 +75,22 @@ public final class Fiber {
   private static volatile ThreadContext<?>[] contexts = new ThreadContext<?>[0];
 
   private volatile Computation<?> computation;
+  /**
+   * The cause of this fiber's scheduler closing (or its host shutting down) while it was alive;
+   * {@code null} until then, and written once. Unlike a computation's cancellation it belongs to
+   * the fiber itself, so it survives every {@link #setComputation} a scope makes: a fiber whose
+   * scope swallowed one cancellation still sees this at its next cancellation point.
+   */
+  private volatile Throwable closed;
   private boolean forbid;
   private Object[] locals;
+  /**
+   * The {@link ThreadContext}s this fiber carries and their saved states, fixed when it is
+   * spawned: slot 0 holds the {@code ThreadContext[]} registered then, slot {@code i + 1} the
+   * state saved for its context {@code i}. Keeping the fiber's own array (rather than indexing
+   * the registry, which changes) means unregistering one context never hands another's state to
+   * the wrong context. {@code null} when no context was registered at spawn.
+   */
   private Object[] savedContexts;
   /** The scheduler answering this fiber's operations; set when the fiber is spawned. */
   Handler handler;
@@ -176,14 +196,45 @@ public final class Fiber {
     return old;
   }
 
-  /** Whether this fiber permits cancellation and its computation is cancelled. */
+  /**
+   * Whether this fiber permits cancellation and is cancelled: its computation is cancelled, or
+   * its scheduler was closed while it was alive.
+   */
   public boolean isCanceled() {
-    return !forbid && computation.isCanceled();
+    return !forbid && (computation.isCanceled() || closed != null);
   }
 
-  /** The cause this fiber would see at a cancellation point now, or {@code null}. */
+  /**
+   * The cause this fiber would see at a cancellation point now, or {@code null}: its
+   * computation's cancellation cause, else the {@link SchedulerClosedException} of a scheduler
+   * that closed while it was alive; {@code null} while cancellation is forbidden.
+   */
   public Throwable canceled() {
-    return forbid ? null : computation.canceled();
+    if (forbid) {
+      return null;
+    }
+    Throwable cause = computation.canceled();
+    return cause != null ? cause : closed;
+  }
+
+  /**
+   * Scheduler side of closing: marks the fiber as cancelled by {@code cause} for the rest of its
+   * life (whatever computation it has now or later), then cancels its current computation, which
+   * wakes it wherever it waits. The mark is written before the computation is read, so a fiber
+   * that swaps its computation concurrently (a scope entered or left) still sees the mark: it
+   * reads the mark after its swap, at its next cancellation point or before it suspends (see
+   * {@link Handler#trySuspend}).
+   */
+  void closeWith(Throwable cause) {
+    if (closed == null) {
+      closed = cause;
+    }
+    computation.tryCancel(cause);
+  }
+
+  /** Whether {@link #closeWith} has marked this fiber. */
+  boolean isClosed() {
+    return closed != null;
   }
 
   /** Whether cancellation is currently forbidden for this fiber. */
@@ -343,8 +394,9 @@ public final class Fiber {
    * installs a captured one. Around every run of a fiber on a carrier the scheduler captures
    * the carrier's context and restores the fiber's; when the fiber suspends it captures the
    * fiber's and restores the carrier's. A spawned fiber starts with its parent's context.
-   * Register with {@link Fiber#registerThreadContext}; both methods must be cheap and must not
-   * throw.
+   * Register with {@link Fiber#registerThreadContext}; both methods must be cheap. A failure of
+   * either goes to the uncaught-exception handler (that context is then left as it was on the
+   * carrier) and never stops the scheduler.
    *
    * @param <S> the captured state
    */
@@ -356,7 +408,10 @@ public final class Fiber {
     void restore(S state);
   }
 
-  /** Registers a {@link ThreadContext} for every fiber spawned from now on. */
+  /**
+   * Registers a {@link ThreadContext} for every fiber spawned from now on. A fiber carries the
+   * contexts registered when it was spawned for its whole life.
+   */
   public static synchronized void registerThreadContext(ThreadContext<?> context) {
     Objects.requireNonNull(context, "context");
     ThreadContext<?>[] now = contexts;
@@ -365,7 +420,11 @@ public final class Fiber {
     contexts = next;
   }
 
-  /** Removes a registered {@link ThreadContext}. */
+  /**
+   * Removes a registered {@link ThreadContext}: fibers spawned from now on do not carry it;
+   * fibers spawned before keep carrying it (and every other context they captured) until they
+   * end.
+   */
   public static synchronized void unregisterThreadContext(ThreadContext<?> context) {
     ThreadContext<?>[] now = contexts;
     contexts = Arrays.stream(now).filter(c -> c != context).toArray(ThreadContext<?>[]::new);
@@ -374,27 +433,31 @@ public final class Fiber {
   void inheritContexts() {
     ThreadContext<?>[] cs = contexts;
     if (cs.length != 0) {
-      Object[] saved = new Object[cs.length];
+      Object[] saved = new Object[cs.length + 1];
+      saved[0] = cs;
       for (int i = 0; i < cs.length; i++) {
-        saved[i] = cs[i].capture();
+        saved[i + 1] = captureQuietly(cs[i]);
       }
       savedContexts = saved;
     }
   }
 
-  /** Installs this fiber's context on the calling carrier; returns the carrier's, or null. */
+  /**
+   * Installs this fiber's context on the calling carrier; returns the carrier's, or null. A hook
+   * that throws is reported to the uncaught-exception handler and skipped: it must never stop a
+   * carrier's loop.
+   */
   @SuppressWarnings({"unchecked", "rawtypes"})
   Object[] swapInContexts() {
     Object[] mine = savedContexts;
     if (mine == null) {
       return null;
     }
-    ThreadContext[] cs = contexts;
-    int n = Math.min(cs.length, mine.length);
-    Object[] carrier = new Object[n];
-    for (int i = 0; i < n; i++) {
-      carrier[i] = cs[i].capture();
-      cs[i].restore(mine[i]);
+    ThreadContext[] cs = (ThreadContext[]) mine[0];
+    Object[] carrier = new Object[cs.length];
+    for (int i = 0; i < cs.length; i++) {
+      carrier[i] = captureQuietly(cs[i]);
+      restoreQuietly(cs[i], mine[i + 1]);
     }
     return carrier;
   }
@@ -405,11 +468,29 @@ public final class Fiber {
     if (carrier == null) {
       return;
     }
-    ThreadContext[] cs = contexts;
-    int n = Math.min(cs.length, carrier.length);
-    for (int i = 0; i < n; i++) {
-      savedContexts[i] = cs[i].capture();
-      cs[i].restore(carrier[i]);
+    Object[] mine = savedContexts;
+    ThreadContext[] cs = (ThreadContext[]) mine[0];
+    for (int i = 0; i < cs.length; i++) {
+      mine[i + 1] = captureQuietly(cs[i]);
+      restoreQuietly(cs[i], carrier[i]);
+    }
+  }
+
+  private static Object captureQuietly(ThreadContext<?> context) {
+    try {
+      return context.capture();
+    } catch (Throwable failure) {
+      Handler.reportUncaught(failure);
+      return null;
+    }
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static void restoreQuietly(ThreadContext context, Object state) {
+    try {
+      context.restore(state);
+    } catch (Throwable failure) {
+      Handler.reportUncaught(failure);
     }
   }
 

@@ -105,10 +105,40 @@ public abstract class Handler {
    * attaches a trigger that disarms it when the computation completes first.
    */
   protected static void armTimer(Timer timer, Computation<?> computation, long nanos, Throwable cause) {
-    Runnable disarm = timer.schedule(() -> computation.tryCancel(cause), nanos);
+    Runnable disarm = timer.schedule(() -> cancelReporting(computation, cause), nanos);
     Trigger remover = Trigger.fromAction(disarm);
     if (!computation.tryAttach(remover)) {
       disarm.run();
+    }
+  }
+
+  /**
+   * {@code computation.tryCancel(cause)} for a timer or a host's callback, where nobody would see
+   * a failure of a trigger's action: such a failure goes to {@link #reportUncaught}.
+   */
+  protected static void cancelReporting(Computation<?> computation, Throwable cause) {
+    try {
+      computation.tryCancel(cause);
+    } catch (Throwable failure) {
+      reportUncaught(failure);
+    }
+  }
+
+  /**
+   * Cancels {@code fiber} because its scheduler is closing or its host shut down: for the rest
+   * of its life the fiber sees {@code cause} at every cancellation point (unless it forbids
+   * cancellation), whatever computation it has then, and its current computation is cancelled
+   * with {@code cause}, which wakes it wherever it waits. This, not cancelling whatever
+   * computation the fiber has at the moment, is how a scheduler stops its fibers: a scope that
+   * gave the fiber a narrower computation (a {@code Bundle}, a timeout) and then discarded it
+   * cannot discard the close. Never throws: a failure of a trigger's action goes to
+   * {@link #reportUncaught}.
+   */
+  protected static void closeFiber(Fiber fiber, Throwable cause) {
+    try {
+      fiber.closeWith(cause);
+    } catch (Throwable failure) {
+      reportUncaught(failure);
     }
   }
 
@@ -242,6 +272,12 @@ public abstract class Handler {
    */
   protected static boolean trySuspend(Fiber fiber, Trigger trigger, Runnable resume) {
     if (!fiber.hasForbidden()) {
+      // Read after the fiber's last computation swap, so a close that read the computation
+      // before that swap (and cancelled the old one) is seen here; see closeFiber.
+      if (fiber.isClosed()) {
+        trigger.dispose();
+        return false;
+      }
       Computation<?> c = fiber.computation();
       if (c.tryAttach(trigger)) {
         if (trigger.onSignal(resume)) {
@@ -273,9 +309,8 @@ public abstract class Handler {
     if (fiber.hasForbidden()) {
       return true;
     }
-    Computation<?> c = fiber.computation();
-    c.detach(trigger);
-    return !c.isCanceled();
+    fiber.computation().detach(trigger);
+    return !fiber.isCanceled();
   }
 
   /**

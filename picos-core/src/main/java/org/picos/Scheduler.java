@@ -44,11 +44,19 @@ public interface Scheduler extends AutoCloseable {
   void spawn(Fiber fiber, Runnable main);
 
   /**
-   * Closes the scheduler: new work is refused, every live fiber's computation is cancelled with
-   * a {@link SchedulerClosedException} naming this scheduler, and the call waits until those
+   * Closes the scheduler: new work is refused, every live fiber is cancelled with a
+   * {@link SchedulerClosedException} naming this scheduler, and the call waits until those
    * fibers have ended and the scheduler's threads are gone (unless called from one of its own
-   * fibers, which cannot wait for itself). A fiber that forbids cancellation while waiting for
-   * something that never happens delays the close until it ends. Idempotent.
+   * fibers, which cannot wait for itself). A fiber is cancelled for the rest of its life, not
+   * only through the computation it has at that moment: a scope it is in (a {@code Bundle}, a
+   * timeout) is cancelled, and once the scope has ended the fiber still sees the
+   * {@code SchedulerClosedException} at its next cancellation point. A fiber that forbids
+   * cancellation finishes what it does first (timers armed by its cleanup still fire, even if
+   * the host that ran them has stopped), and one that waits, forbidden, for something that never
+   * happens delays the close until it ends. A spawn racing the close either starts a fiber that
+   * the close then cancels, or throws {@link SchedulerClosedException}; never a fiber that does
+   * not run. Idempotent; a failure of a callback run while cancelling (a completion action that
+   * throws) goes to the uncaught-exception handler and does not stop the close.
    */
   @Override
   void close();

@@ -16,14 +16,21 @@ import org.picos.SchedulerClosedException;
  *
  * <h2>Close protocol</h2>
  * <pre>
- *   OPEN --close()/hostClosed(why)--> CLOSING: closed = true, then every live fiber's
- *          computation is cancelled with a SchedulerClosedException
- *   CLOSING --last live fiber ends--> TERMINATED: the 'terminated' computation returns,
- *          and stopHost() releases the host's threads
+ *   OPEN --close()/hostClosed(why)--> CLOSING: closeCause is set, then every live fiber is
+ *          closed with it (Handler.closeFiber: marked for life, its computation cancelled)
+ *   CLOSING --last live fiber ends--> TERMINATED (decided under liveLock: 'drained' is set in
+ *          the same critical section that sees the live count reach 0), then the 'terminated'
+ *          computation returns and stopHost() releases the host's threads
  * </pre>
- * A spawn racing with close either is seen by close in the live set (and cancelled there) or
- * sees {@code closed} itself and cancels its child, so no fiber escapes; the child's main still
- * runs (spawn is all or nothing) and ends at its first cancellation point.
+ * A spawn racing with close is decided under {@code liveLock} by {@link #track}: before
+ * TERMINATED the child is linked (so TERMINATED waits for it) and, if close has begun, closed at
+ * once; its main still runs (spawn is all or nothing) and ends at its first cancellation point.
+ * Once TERMINATED, {@code track} refuses: the spawn throws and main never runs, since the host
+ * that would run it is being released. Closing a fiber marks the fiber itself, not just the
+ * computation it has at that moment, so a scope that discards its own cancelled computation
+ * (a timeout that fired, a bundle that ended) cannot lose the close. Closing never throws: a
+ * trigger action or completion callback that throws while a fiber is cancelled is reported to
+ * the uncaught-exception handler and the remaining fibers are still closed.
  *
  * <h2>The live set</h2>
  * An intrusive doubly-linked ring of {@link Live} cells (a continuation fiber's task is its
@@ -40,6 +47,8 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
   private final Live live = new Live(null);
   /** Number of cells in the ring; guarded by liveLock. */
   private int liveCount;
+  /** TERMINATED: closing and no fiber left; final; guarded by liveLock. */
+  private boolean drained;
   private final Computation<Void> terminated = Computation.create();
   private volatile SchedulerClosedException closeCause;
 
@@ -76,9 +85,18 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
     }
   }
 
-  /** Registers a spawned fiber's cell as live; cancels the fiber if the scheduler is closing. */
+  /**
+   * Registers a spawned fiber's cell as live; closes the fiber at once if the scheduler is
+   * closing.
+   *
+   * @throws SchedulerClosedException if the scheduler has terminated (the fiber must not start)
+   */
   final void track(Live cell) {
     synchronized (liveLock) {
+      if (drained) {
+        throw new SchedulerClosedException(
+            "Scheduler " + name + " is closed and all its fibers have ended: it cannot start new fibers");
+      }
       Live last = live.prev;
       cell.prev = last;
       cell.next = live;
@@ -88,34 +106,50 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
     }
     SchedulerClosedException cause = closeCause;
     if (cause != null) {
-      cell.fiber.computation().tryCancel(cause);
+      closeFiber(cell.fiber, cause);
     }
   }
 
   /** Called when a fiber's main has returned, with the cell given to {@link #track}. */
   final void untrack(Live cell) {
-    boolean none;
+    boolean nowDrained;
     synchronized (liveLock) {
       cell.prev.next = cell.next;
       cell.next.prev = cell.prev;
       cell.prev = cell;
       cell.next = cell;
-      none = --liveCount == 0;
+      nowDrained = --liveCount == 0 && closeCause != null && !drained;
+      if (nowDrained) {
+        drained = true;
+      }
     }
-    if (none && closeCause != null) {
+    if (nowDrained) {
+      terminate();
+    }
+  }
+
+  /** TERMINATED: releases whoever waits in close (never throws; see the class comment). */
+  private void terminate() {
+    try {
       terminated.tryReturn(null);
+    } catch (Throwable failure) {
+      reportUncaught(failure);
     }
   }
 
   /** A snapshot of the live cells, taken under the lock; act on it outside. */
   final List<Live> liveCells() {
     synchronized (liveLock) {
-      List<Live> snapshot = new ArrayList<>(liveCount);
-      for (Live c = live.next; c != live; c = c.next) {
-        snapshot.add(c);
-      }
-      return snapshot;
+      return liveCellsLocked();
     }
+  }
+
+  private List<Live> liveCellsLocked() {
+    List<Live> snapshot = new ArrayList<>(liveCount);
+    for (Live c = live.next; c != live; c = c.next) {
+      snapshot.add(c);
+    }
+    return snapshot;
   }
 
   /** The number of fibers spawned and not yet ended. */
@@ -135,20 +169,40 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
    * with a cause built from {@code why}. Does not wait.
    */
   final void beginClose(String why) {
+    SchedulerClosedException cause;
     synchronized (this) {
       if (closeCause != null) {
         return;
       }
-      closeCause = new SchedulerClosedException(why);
+      cause = closeCause = new SchedulerClosedException(why);
     }
-    List<Live> snapshot = liveCells();
+    try {
+      onClosing();
+    } catch (Throwable failure) {
+      reportUncaught(failure);
+    }
+    List<Live> snapshot;
+    boolean nowDrained;
+    synchronized (liveLock) {
+      snapshot = liveCellsLocked();
+      nowDrained = snapshot.isEmpty() && !drained;
+      if (nowDrained) {
+        drained = true;
+      }
+    }
     for (Live cell : snapshot) {
-      cell.fiber.computation().tryCancel(closeCause);
+      closeFiber(cell.fiber, cause);
     }
-    if (snapshot.isEmpty()) {
-      terminated.tryReturn(null);
+    if (nowDrained) {
+      terminate();
     }
   }
+
+  /**
+   * Called once when closing begins, after {@code closeCause} is set and before fibers are
+   * closed: for a subclass to move what the host may drop (its timers) somewhere that lives on.
+   */
+  void onClosing() {}
 
   @Override
   public final void close() {

@@ -123,7 +123,18 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     return true;
   }
 
-  /** Called on the carrier once {@code task}'s fiber has ended, before it stops being live. */
+  /**
+   * Makes a new fiber's task runnable for the first time. Like {@link #schedule}, but may refuse:
+   * a {@link RuntimeException} thrown here fails the spawn, and the task never runs.
+   */
+  void scheduleFirst(Task task) {
+    schedule(task, false);
+  }
+
+  /**
+   * Called once {@code task}'s fiber has ended, before it stops being live: on the carrier, or on
+   * the spawning thread when the spawn was refused.
+   */
   void fiberEnded(Task task) {}
 
   /** Where a new fiber will run (an executor, a loop); {@code null} if the subclass has one place. */
@@ -131,13 +142,29 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     return null;
   }
 
+  /**
+   * All or nothing: once {@link #track} has accepted the task and its first slice is handed
+   * over, main will run; if either refuses (a terminated scheduler, a saturated executor), the
+   * spawn throws, the task is forgotten and main never runs.
+   */
   @Override
   protected final void spawn(Fiber parent, Fiber child, Runnable main) {
-    bind(child);
     Task task = new Task(child, main, placeNewFiber());
+    try {
+      track(task);
+    } catch (RuntimeException | Error refused) {
+      fiberEnded(task);
+      throw refused;
+    }
+    bind(child);
     setData(child, task);
-    track(task);
-    schedule(task, false);
+    try {
+      scheduleFirst(task);
+    } catch (RuntimeException | Error refused) {
+      fiberEnded(task);
+      untrack(task);
+      throw refused;
+    }
   }
 
   @Override

@@ -5,6 +5,8 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.WeakReference;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -14,11 +16,13 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.picos.Computation;
 import org.picos.Fiber;
+import org.picos.Trigger;
 
 /**
  * Any {@link Executor} as a Picos scheduler: each slice of a fiber (from a resume to its next
@@ -33,13 +37,35 @@ import org.picos.Fiber;
  * and stays on it for life.
  *
  * <h2>When the host goes away</h2>
- * If the executor rejects a fiber's slice, or the {@linkplain Builder#shutdownWhen shutdown
- * probe} (by default {@link ExecutorService#isShutdown()}) turns true, the scheduler closes
- * itself: every live fiber is cancelled with a {@link org.picos.SchedulerClosedException}
- * naming the shutdown, and since the host can no longer run them, their remaining slices run on
- * a fallback daemon thread ({@code picos-orphans}) so that they unwind and end. Nothing is left
- * suspended forever. The probe is polled every {@value #PROBE_MILLIS} ms on the shared timer.
- * Bridges whose host reports its shutdown call {@link #hostClosed(String)} instead.
+ * When the {@linkplain Builder#shutdownWhen shutdown probe} (by default
+ * {@link ExecutorService#isShutdown()}) turns true, the scheduler closes itself: every live
+ * fiber is cancelled with a {@link org.picos.SchedulerClosedException} naming the shutdown, and
+ * since the host can no longer run them, their remaining slices run on a fallback daemon thread
+ * ({@code picos-orphans}) so that they unwind and end. Nothing is left suspended forever. The
+ * probe is polled every {@value #PROBE_MILLIS} ms on the shared timer. Bridges whose host
+ * reports its shutdown call {@link #hostClosed(String)} instead.
+ *
+ * <h2>When the host refuses a slice</h2>
+ * A {@link RejectedExecutionException} means one of two things, told apart by the probe (and
+ * {@code isShutdown()} of an {@code ExecutorService}): the host has shut down (the scheduler
+ * closes itself, as above), or it is only saturated (a running {@link ThreadPoolExecutor} whose
+ * queue is full). A saturated host refuses a new fiber: the spawn (or {@link #start}) throws a
+ * {@code RejectedExecutionException} saying so, and its main never runs. A saturated host
+ * refusing the slice of a fiber that is already running (a resume) cannot refuse the fiber: the
+ * slice is handed over again later, backing off from 1 to {@value #MAX_RETRY_MILLIS} ms, until
+ * the host takes it, or shuts down, or the scheduler closes (then the slice unwinds on the
+ * fallback thread).
+ *
+ * <h2>Timers when the host goes away</h2>
+ * {@link Computation#cancelAfter} arms the host's {@linkplain Builder#timer timer}. Hosts drop
+ * their timers when they stop (Netty cancels scheduled tasks at shutdown, Vert.x drops its
+ * timers, a disposed Reactor scheduler drops delayed tasks), which would leave a fiber sleeping
+ * in protected cleanup forever and its scheduler unable to close. So every timer armed on the
+ * host is kept in a set until it fires or is disarmed, and when the scheduler closes (for any
+ * reason) each one still pending is armed again, for the time it has left, on the shared timer
+ * thread, which lives on; timers armed after that go to the shared timer directly. A timer that
+ * fires twice (host and shared timer) is harmless: cancelling a computation twice does nothing
+ * the second time.
  *
  * <p>A host can also drop slices it had accepted ({@link ExecutorService#shutdownNow()} does).
  * Each slice handed to an executor is therefore marked, and the carrier that runs it claims the
@@ -67,6 +93,14 @@ import org.picos.Fiber;
  */
 public final class ExecutorScheduler extends ContinuationScheduler {
   static final long PROBE_MILLIS = 50;
+  static final long MAX_RETRY_MILLIS = 64;
+
+  /** {@code Task.handedOver}: not handed to a host, or claimed by the carrier running it. */
+  private static final int IDLE = 0;
+  /** Handed to a host, not yet claimed: the host may still run it, or drop it. */
+  private static final int HANDED = 1;
+  /** Refused by a saturated host; a retry is armed on the shared timer. */
+  private static final int RETRYING = 2;
 
   private static final Executor ORPHANS = orphanCarriers();
   private static final VarHandle HANDED_OVER;
@@ -85,6 +119,9 @@ public final class ExecutorScheduler extends ContinuationScheduler {
   private final Timer timer;
   private final Runnable onStop;
   private final Runnable awaitStopped;
+  private final BooleanSupplier probe;
+  /** Sentinel of the ring of {@link HostTimer}s still pending; guarded by itself. */
+  private final HostTimer pendingTimers = new HostTimer(null, null, 0);
 
   private ExecutorScheduler(Builder b) {
     super(b.name);
@@ -98,6 +135,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
     if (probe == null && executor instanceof ExecutorService service) {
       probe = service::isShutdown;
     }
+    this.probe = probe;
     if (probe != null) {
       watch(new WeakReference<>(this), probe);
     }
@@ -108,29 +146,49 @@ public final class ExecutorScheduler extends ContinuationScheduler {
     return new Builder(executor);
   }
 
+  /**
+   * Polls the probe until the scheduler is closed and empty. Whatever a round throws (a probe, or
+   * a callback run by closing) is reported, and the polling goes on: a failure must not stop the
+   * rescue of dropped slices.
+   */
   private static void watch(WeakReference<ExecutorScheduler> ref, BooleanSupplier probe) {
     DEFAULT_TIMER.schedule(() -> {
       ExecutorScheduler s = ref.get();
       if (s == null) {
         return;
       }
-      if (!s.isClosed() && probe.getAsBoolean()) {
-        s.hostClosed("The executor of scheduler " + s.name + " was shut down while this fiber was alive");
-      }
-      if (s.isClosed()) {
-        s.rescueDropped();
-        if (s.liveFibers() == 0) {
-          return;
+      try {
+        if (!s.isClosed() && probe.getAsBoolean()) {
+          s.hostClosed("The executor of scheduler " + s.name + " was shut down while this fiber was alive");
         }
+        if (s.isClosed()) {
+          s.rescueDropped();
+          if (s.liveFibers() == 0) {
+            return;
+          }
+        }
+      } catch (Throwable failure) {
+        reportUncaught(failure);
       }
       watch(ref, probe);
     }, TimeUnit.MILLISECONDS.toNanos(PROBE_MILLIS));
   }
 
+  /** Whether the host of {@code home} has shut down, as far as the probe and the executor say. */
+  private boolean hostGone(Executor home) {
+    try {
+      return (probe != null && probe.getAsBoolean())
+          || (home instanceof ExecutorService service && service.isShutdown());
+    } catch (RuntimeException failure) {
+      reportUncaught(failure);
+      return false;
+    }
+  }
+
   /** Runs on the fallback thread every slice that a terminated executor accepted and dropped. */
   private void rescueDropped() {
     for (Live cell : liveCells()) {
-      if (cell instanceof Task task && task.handedOver == 1
+      if (cell instanceof Task task && task.handedOver == HANDED
           && task.home instanceof ExecutorService host && host.isTerminated()) {
         ORPHANS.execute(task);
       }
@@ -155,7 +213,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
 
   @Override
   boolean claim(Task task) {
-    return HANDED_OVER.compareAndSet(task, 1, 0);
+    return HANDED_OVER.compareAndSet(task, HANDED, IDLE);
   }
 
   @Override
@@ -167,24 +225,172 @@ public final class ExecutorScheduler extends ContinuationScheduler {
 
   @Override
   void schedule(Task task, boolean urgent) {
+    submit(task, false, 1);
+  }
+
+  @Override
+  void scheduleFirst(Task task) {
+    submit(task, true, 1);
+  }
+
+  /**
+   * Hands {@code task} to its executor. On a refusal (see the class comment): a gone host closes
+   * the scheduler and the slice runs on the fallback thread; so does any refused slice once the
+   * scheduler is closed; a saturated host fails a first slice (the spawn throws) and has a later
+   * one handed over again after {@code backoffMillis}.
+   */
+  private void submit(Task task, boolean first, long backoffMillis) {
     Executor home = (Executor) task.home;
-    task.handedOver = 1;
+    task.handedOver = HANDED;
     try {
       if (home instanceof ForkJoinPool pool && !pool.getAsyncMode()) {
         pool.externalSubmit(ForkJoinTask.adapt(task));
       } else {
         handOver(home, task);
       }
+      return;
     } catch (RejectedExecutionException rejected) {
-      hostClosed("The executor of scheduler " + name + " rejected this fiber (" + rejected.getMessage()
-          + "); it has shut down");
-      ORPHANS.execute(task);
+      if (hostGone(home)) {
+        hostClosed("The executor of scheduler " + name + " rejected this fiber (" + rejected.getMessage()
+            + "); it has shut down");
+        ORPHANS.execute(task);
+      } else if (isClosed()) {
+        ORPHANS.execute(task);
+      } else if (first) {
+        task.handedOver = IDLE;
+        throw new RejectedExecutionException("Scheduler " + name + " cannot start a fiber: its executor"
+            + " is saturated and rejected the task (" + rejected.getMessage() + "). Nothing was"
+            + " started; retry later, or give the executor a larger queue or more threads.", rejected);
+      } else {
+        task.handedOver = RETRYING;
+        long next = Math.min(backoffMillis * 2, MAX_RETRY_MILLIS);
+        DEFAULT_TIMER.schedule(() -> {
+          if (HANDED_OVER.compareAndSet(task, RETRYING, IDLE)) {
+            submit(task, false, next);
+          }
+        }, TimeUnit.MILLISECONDS.toNanos(backoffMillis));
+      }
     }
   }
 
   @Override
   protected void cancelAfter(Fiber fiber, Computation<?> computation, long nanos, Throwable cause) {
-    armTimer(timer, computation, nanos, cause);
+    if (isClosed()) {
+      armTimer(DEFAULT_TIMER, computation, nanos, cause);
+      return;
+    }
+    HostTimer t = new HostTimer(computation, cause, System.nanoTime() + nanos);
+    link(t);
+    Runnable disarmHost;
+    try {
+      disarmHost = timer.schedule(t, nanos);
+    } catch (RuntimeException refused) {
+      // A host that no longer takes timers is going away: the shared timer lives on.
+      unlink(t);
+      armTimer(DEFAULT_TIMER, computation, nanos, cause);
+      return;
+    }
+    t.disarmHost = disarmHost;
+    if (isClosed()) {
+      t.moveToSharedTimer(); // closing began while this was armed: the host may drop it
+    }
+    Trigger remover = Trigger.fromAction(t::disarm);
+    if (!computation.tryAttach(remover)) {
+      remover.signal();
+    }
+  }
+
+  @Override
+  void onClosing() {
+    List<HostTimer> pending = new ArrayList<>();
+    synchronized (pendingTimers) {
+      for (HostTimer t = pendingTimers.next; t != pendingTimers; t = t.next) {
+        pending.add(t);
+      }
+    }
+    for (HostTimer t : pending) {
+      t.moveToSharedTimer();
+    }
+  }
+
+  private void link(HostTimer t) {
+    synchronized (pendingTimers) {
+      HostTimer last = pendingTimers.prev;
+      t.prev = last;
+      t.next = pendingTimers;
+      last.next = t;
+      pendingTimers.prev = t;
+    }
+  }
+
+  private void unlink(HostTimer t) {
+    synchronized (pendingTimers) {
+      if (t.next != null) {
+        t.prev.next = t.next;
+        t.next.prev = t.prev;
+        t.prev = t.next = null;
+      }
+    }
+  }
+
+  /**
+   * A {@code cancelAfter} armed on the host's timer, linked in {@code pendingTimers} from arming
+   * until it fires or its computation completes first (which disarms it).
+   * <pre>
+   *   PENDING --host or shared timer fires--> FIRED: unlinked, computation cancelled
+   *   PENDING --computation completes-------> DISARMED: unlinked, both timers cancelled
+   *   PENDING --scheduler closes------------> PENDING, also armed on the shared timer for the
+   *                                           time left (once: 'moved' is set by one CAS)
+   * </pre>
+   * Firing and disarming are idempotent, and either may follow the other: cancelling a completed
+   * computation does nothing.
+   */
+  private final class HostTimer implements Runnable {
+    final Computation<?> computation;
+    final Throwable cause;
+    final long deadline;
+    volatile Runnable disarmHost;
+    volatile Runnable disarmShared;
+    private final AtomicBoolean moved = new AtomicBoolean();
+    /** Neighbours in pendingTimers while pending; guarded by pendingTimers. */
+    HostTimer prev;
+    HostTimer next;
+
+    HostTimer(Computation<?> computation, Throwable cause, long deadline) {
+      this.computation = computation;
+      this.cause = cause;
+      this.deadline = deadline;
+      if (computation == null) {
+        prev = next = this; // the sentinel
+      }
+    }
+
+    @Override
+    public void run() {
+      unlink(this);
+      cancelReporting(computation, cause);
+    }
+
+    void disarm() {
+      unlink(this);
+      Runnable host = disarmHost;
+      if (host != null) {
+        host.run();
+      }
+      Runnable shared = disarmShared;
+      if (shared != null) {
+        shared.run();
+      }
+    }
+
+    void moveToSharedTimer() {
+      if (moved.compareAndSet(false, true)) {
+        disarmShared = DEFAULT_TIMER.schedule(this, Math.max(0, deadline - System.nanoTime()));
+        if (!computation.isRunning()) {
+          disarm(); // completed while moving: the remover may have missed disarmShared
+        }
+      }
+    }
   }
 
   /**

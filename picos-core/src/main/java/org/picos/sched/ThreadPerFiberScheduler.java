@@ -47,9 +47,15 @@ final class ThreadPerFiberScheduler extends AbstractScheduler {
     if (thread == null) {
       throw new IllegalStateException("Scheduler " + name + ": the thread factory returned null");
     }
-    threads.add(thread);
     track(cell);
-    thread.start();
+    threads.add(thread);
+    try {
+      thread.start();
+    } catch (RuntimeException | Error refused) {
+      threads.remove(thread);
+      untrack(cell);
+      throw refused;
+    }
   }
 
   @Override

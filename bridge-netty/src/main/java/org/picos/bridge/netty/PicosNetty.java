@@ -135,10 +135,15 @@ public final class PicosNetty {
 
   /**
    * Runs {@code task} after {@code nanos} on {@code executor}'s timer; falls back to the shared
-   * timer thread when the executor no longer accepts tasks (it is shutting down, and its
-   * schedulers are closing).
+   * timer thread once the executor is shutting down: Netty cancels the scheduled tasks of a loop
+   * that shuts down, so a timer armed there (by a fiber's protected cleanup, say) would never
+   * fire. Timers armed before the shutdown are moved by the scheduler when it closes (see
+   * {@link ExecutorScheduler}).
    */
   private static Runnable scheduleOn(EventExecutor executor, Runnable task, long nanos) {
+    if (executor.isShuttingDown()) {
+      return Handler.DEFAULT_TIMER.schedule(task, nanos);
+    }
     try {
       ScheduledFuture<?> f = executor.schedule(task, nanos, TimeUnit.NANOSECONDS);
       return () -> f.cancel(false);

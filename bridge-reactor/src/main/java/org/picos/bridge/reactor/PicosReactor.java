@@ -440,10 +440,12 @@ public final class PicosReactor {
    * <p>Closing the Picos scheduler cancels its fibers and leaves the Reactor scheduler running:
    * it belongs to the caller. Disposing the Reactor scheduler closes the Picos scheduler
    * (noticed when it rejects a task, or within about 50 ms), cancelling its live fibers with a
-   * {@link org.picos.SchedulerClosedException}. As for any executor under
-   * {@link ExecutorScheduler}, a rejected task counts as the host shutting down, so a Reactor
-   * scheduler that rejects for lack of capacity (a {@code boundedElastic()} whose task queues are
-   * full) closes the Picos scheduler too: give such schedulers room for one task per live fiber.
+   * {@link org.picos.SchedulerClosedException}. A Reactor scheduler that rejects a task for lack
+   * of capacity (a {@code boundedElastic()} whose task queues are full) but is not disposed is
+   * only saturated: starting a fiber on it then throws a {@code RejectedExecutionException}, and
+   * the slice of a running fiber is handed over again a little later (see
+   * {@link ExecutorScheduler}). Timers armed on the Reactor scheduler move to a shared timer
+   * thread when it is disposed, so no {@code cancelAfter} or sleep is lost with it.
    *
    * @throws IllegalArgumentException for {@code Schedulers.immediate()}, which runs tasks inline
    *     in the caller and so cannot carry fibers

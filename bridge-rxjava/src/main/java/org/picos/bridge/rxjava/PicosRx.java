@@ -15,6 +15,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 import org.picos.Computation;
@@ -530,8 +531,12 @@ public final class PicosRx {
    * <p>Closing the returned scheduler cancels its fibers and waits for them, but never shuts
    * down {@code rx}: it belongs to the caller (and Rx's global schedulers to the whole JVM). When
    * {@code rx} is shut down (noticed by a probe every 50 ms, or when it refuses a slice), the
-   * Picos scheduler closes itself: its fibers are cancelled with a {@link org.picos.SchedulerClosedException} naming the shutdown
-   * and unwind on a fallback thread (see {@link ExecutorScheduler}).
+   * Picos scheduler closes itself: its fibers are cancelled with a
+   * {@link org.picos.SchedulerClosedException} naming the shutdown and unwind on a fallback
+   * thread (see {@link ExecutorScheduler}). Rx answers a saturated executor
+   * ({@code Schedulers.from} a pool whose queue is full) and a shut-down one alike, with a
+   * disposed {@code Disposable}, so here any refused slice counts as the scheduler shutting
+   * down: give {@code Schedulers.from} an executor with room for one task per live fiber.
    *
    * <p>{@code scheduler(asRxScheduler(p))} returns {@code p} itself.
    *
@@ -549,14 +554,17 @@ public final class PicosRx {
     if (rx instanceof FiberRxScheduler back) {
       return back.picos;
     }
-    return ExecutorScheduler.builder(task -> executeOn(rx::scheduleDirect, rx, task))
+    // Rx cannot tell saturation from shutdown (see above): a refusal is taken for a shutdown.
+    AtomicBoolean refused = new AtomicBoolean();
+    return ExecutorScheduler.builder(task -> executeOn(rx::scheduleDirect, rx, task, refused))
         .name("rx(" + rx + ")")
-        .placement(() -> new WorkerLane(rx, rx.createWorker()), lane -> ((WorkerLane) lane).worker.dispose())
+        .placement(() -> new WorkerLane(rx, rx.createWorker(), refused),
+            lane -> ((WorkerLane) lane).worker.dispose())
         .timer((task, nanos) -> {
           Disposable d = rx.scheduleDirect(task, nanos, TimeUnit.NANOSECONDS);
           return d::dispose;
         })
-        .shutdownWhen(() -> isShutDown(rx))
+        .shutdownWhen(() -> refused.get() || isShutDown(rx))
         .build();
   }
 
@@ -578,10 +586,11 @@ public final class PicosRx {
 
   /** An Rx worker as the executor of one fiber: its slices run in order, on one thread. */
   private record WorkerLane(io.reactivex.rxjava3.core.Scheduler rx,
-      io.reactivex.rxjava3.core.Scheduler.Worker worker) implements java.util.concurrent.Executor {
+      io.reactivex.rxjava3.core.Scheduler.Worker worker, AtomicBoolean refused)
+      implements java.util.concurrent.Executor {
     @Override
     public void execute(Runnable slice) {
-      executeOn(worker::schedule, rx, slice);
+      executeOn(worker::schedule, rx, slice, refused);
     }
   }
 
@@ -590,13 +599,14 @@ public final class PicosRx {
    * {@code rx} dropped it because it shut down.
    */
   private static void executeOn(java.util.function.Function<Runnable, Disposable> schedule,
-      io.reactivex.rxjava3.core.Scheduler rx, Runnable task) {
+      io.reactivex.rxjava3.core.Scheduler rx, Runnable task, AtomicBoolean refused) {
     Slice slice = new Slice(task);
     Disposable d = schedule.apply(slice);
     // Rx answers a refused task with a disposed Disposable (after reporting the rejection to
     // RxJavaPlugins.onError). An accepted one is disposed only once it has run, so a disposed
     // answer for a slice that has not started means it will never run.
     if (d.isDisposed() && !slice.started) {
+      refused.set(true);
       throw new RejectedExecutionException("the Rx scheduler " + rx + " refused the task");
     }
   }
