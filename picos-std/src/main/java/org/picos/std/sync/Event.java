@@ -226,7 +226,9 @@ public abstract class Event<T> {
 
   /**
    * An event built at each sync by {@code supplier}, called in the syncing fiber when the event
-   * is offered. What the supplier throws escapes {@code sync}.
+   * is offered. What the supplier throws escapes {@code sync}, unless an offer made before it
+   * has committed (see the class comment). Keep suppliers short and free of cancellation
+   * points: the offers made before them are already out.
    */
   public static <T> Event<T> guard(Supplier<? extends Event<? extends T>> supplier) {
     Objects.requireNonNull(supplier, "supplier");
