@@ -112,7 +112,7 @@ class CancellationTest {
 
   /** Spins for a time that varies with {@code round}, to vary how a race interleaves. */
   static void jitter(int round) {
-    for (int i = (round * 37) % 4000; i > 0; i--) {
+    for (int i = (round * 7) % 256; i > 0; i--) {
       Thread.onSpinWait();
     }
   }
@@ -420,6 +420,7 @@ class CancellationTest {
         CountDownLatch started = new CountDownLatch(1);
         CountDownLatch ended = new CountDownLatch(1);
         AtomicBoolean go = new AtomicBoolean();
+        AtomicBoolean running = new AtomicBoolean();
         Recorder<Integer> r = new Recorder<>(1, false, discarded);
         source.apply(carrier.scheduler, () -> {
           started.countDown();
@@ -427,6 +428,7 @@ class CancellationTest {
             while (!go.get()) {
               Thread.onSpinWait();
             }
+            running.set(true);
             if (fail) {
               throw failure;
             }
@@ -437,6 +439,12 @@ class CancellationTest {
         }).subscribe(r);
         await(started, "the body started");
         go.set(true);
+        if (round % 2 == 1) {
+          // Cancel close to the moment the body produces its outcome.
+          while (!running.get()) {
+            Thread.onSpinWait();
+          }
+        }
         jitter(round);
         r.subscription.cancel();
         await(ended, "the body ended");
