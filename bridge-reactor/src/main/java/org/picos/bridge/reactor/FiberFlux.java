@@ -188,14 +188,14 @@ final class FiberFlux<T> extends Flux<T> {
     /**
      * A failure nobody can receive any more goes to Reactor's dropped-error hook, unless it is
      * just the cancellation unwinding the body (the subscriber's, or whatever cancelled the
-     * fiber's computation).
+     * fiber's computation), or a failure caused by it, as for {@link PicosReactor#mono}.
      */
     private void dropUnlessCancellation(
         Throwable failure, CancellationException cause, Computation<?> fiberToken) {
-      if (failure == null || failure == cause) {
+      if (failure == null || failure == cause || failure.getCause() == cause) {
         return;
       }
-      if (fiberToken != null && failure == fiberToken.canceled()) {
+      if (fiberToken != null && PicosReactor.isCancellationOf(fiberToken, failure)) {
         return;
       }
       Operators.onErrorDropped(failure, actual.currentContext());

@@ -338,6 +338,32 @@ class CancellationTest {
   }
 
   @Test
+  void fluxFailureCausedByTheCancellationIsNoError() {
+    TestSupport.withDroppedErrors(dropped -> {
+      CountDownLatch started = new CountDownLatch(1);
+      CountDownLatch ended = new CountDownLatch(1);
+      Recorder<Integer> r = new Recorder<>(1, false, discarded);
+      PicosReactor.<Integer>flux(carrier.scheduler, emitter -> {
+        started.countDown();
+        try {
+          Computation.create().await();
+        } catch (CancellationException e) {
+          throw new IllegalStateException("wrapped while unwinding", e);
+        } finally {
+          ended.countDown();
+        }
+      }).subscribe(r);
+      await(started, "the body started");
+      r.subscription.cancel();
+      await(ended, "the body ended");
+      carrier.drain();
+      assertEquals(List.of(), dropped.all(), "a failure caused by the cancellation");
+      assertEquals(List.of(), carrier.uncaught);
+      r.assertNoSignals();
+    });
+  }
+
+  @Test
   void fluxCancelAfterCompletionChangesNothing() {
     TestSupport.withDroppedErrors(dropped -> {
       Recorder<Integer> r = new Recorder<>(Long.MAX_VALUE, false, discarded);
