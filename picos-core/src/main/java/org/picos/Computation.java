@@ -229,6 +229,18 @@ public final class Computation<T> {
     throw new IllegalStateException("Computation is still running; await() it instead");
   }
 
+  /**
+   * Whether {@code thrown} is this computation's cancellation unwinding rather than a failure of
+   * its own: the cancellation cause itself, or an exception whose cause it is (such as the
+   * {@link CompletionException} that {@link #unchecked} wraps a checked cause in). False while
+   * running or returned. Scopes and fiber mains use it to tell a member that stopped because it
+   * was cancelled from one that failed.
+   */
+  public boolean isCancellation(Throwable thrown) {
+    Throwable cause = canceled();
+    return cause != null && thrown != null && (thrown == cause || thrown.getCause() == cause);
+  }
+
   /** Throws the cancellation cause if cancelled; does nothing if running or returned. */
   public void check() {
     if (state instanceof Canceled c) {
@@ -248,18 +260,7 @@ public final class Computation<T> {
     if (state instanceof Running) {
       Trigger trigger = Trigger.create();
       if (tryAttach(trigger)) {
-        Throwable cancel;
-        try {
-          cancel = trigger.await();
-        } catch (RuntimeException | Error refused) {
-          // The wait was refused (a pinned fiber, a thread that must not block): leave nothing behind.
-          detach(trigger);
-          throw refused;
-        }
-        if (cancel != null) {
-          detach(trigger);
-          throw unchecked(cancel);
-        }
+        trigger.awaitOrAbandon(() -> detach(trigger));
       }
     }
     return resultNow();
@@ -340,10 +341,10 @@ public final class Computation<T> {
 
   /**
    * The number of trigger entries this running computation holds: live ones and signalled ones
-   * awaiting lazy removal (see the class comment); 0 once completed. For tests and monitoring:
-   * it stays proportional to the number of live waiters however many come and go.
+   * awaiting lazy removal (see the class comment); 0 once completed. Exposed for monitoring
+   * through {@code org.picos.spi.Handler.triggerEntries}.
    */
-  public int triggerEntries() {
+  int triggerEntries() {
     int count = 0;
     if (state instanceof Running r) {
       for (Running n = r; !n.isEmpty(); n = n.older) {

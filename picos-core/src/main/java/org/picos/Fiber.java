@@ -3,9 +3,12 @@ package org.picos;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.Callable;
+import org.picos.spi.Handler;
+import org.picos.spi.Support;
 
 /**
  * A thread of control scheduled by a Picos scheduler: a computation (its cancellation token),
@@ -70,6 +73,10 @@ import java.util.concurrent.Callable;
  * the fiber itself, or for its scheduler while the fiber is not running.
  */
 public final class Fiber {
+  static {
+    Access.register(); // first: the scheduler SPI reaches fibers through it
+  }
+
   private static final Object UNSET = new Object();
   private static final ThreadLocal<Fiber> CURRENT = new ThreadLocal<>();
   private static volatile ThreadContext<?>[] contexts = new ThreadContext<?>[0];
@@ -94,7 +101,7 @@ public final class Fiber {
   private Object[] savedContexts;
   /** The scheduler answering this fiber's operations; set when the fiber is spawned. */
   Handler handler;
-  /** Scheduler-private data (for example the continuation); see {@link Handler#data}. */
+  /** Scheduler-private data (for example the continuation); see {@code Handler.data}. */
   Object data;
 
   private Fiber(Computation<?> computation, boolean forbid) {
@@ -153,7 +160,7 @@ public final class Fiber {
     Fiber f = boundFiber();
     if (f == null) {
       f = new Fiber(Computation.create(), false);
-      f.handler = Handler.threads();
+      f.handler = PlainThreads.INSTANCE;
       CURRENT.set(f);
     }
     return f;
@@ -162,10 +169,10 @@ public final class Fiber {
   /** Whether the calling code runs in a fiber of some scheduler (not a thread's implicit one). */
   public static boolean inFiber() {
     Fiber f = boundFiber();
-    return f != null && f.handler != Handler.threads();
+    return f != null && f.handler != PlainThreads.INSTANCE;
   }
 
-  /** The scheduler-side binding; see {@link Handler#mount}. */
+  /** The scheduler-side binding; see {@code Handler.mount}. */
   static Fiber mount(Fiber fiber) {
     Fiber previous = CURRENT.get();
     CURRENT.set(fiber);
@@ -249,7 +256,11 @@ public final class Fiber {
     return old;
   }
 
-  void checkCanceled() {
+  /**
+   * Throws this fiber's cancellation cause if it is cancelled and permits cancellation (the
+   * instance form of {@link #check()}, for code that already holds the current fiber).
+   */
+  public void checkCanceled() {
     Throwable cause = canceled();
     if (cause != null) {
       throw Computation.unchecked(cause);
@@ -269,6 +280,40 @@ public final class Fiber {
     f.checkCanceled();
     f.handler.yield(f);
     f.checkCanceled();
+  }
+
+  /** The cause a sleep's private timer completes with; never escapes {@link #sleep}. */
+  private static final RuntimeException SLEPT = new IllegalStateException("Fiber.sleep: slept") {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public synchronized Throwable fillInStackTrace() {
+      return this;
+    }
+  };
+
+  /**
+   * Suspends the current fiber for {@code duration}, using its scheduler's timer (outside any
+   * scheduler the thread blocks, on the shared timer). A cancellation point: a cancelled fiber
+   * wakes at once and throws its cause, and the timer is disarmed.
+   *
+   * @throws IllegalArgumentException if {@code duration} is negative or too long
+   * @throws RuntimeException the fiber's cancellation cause
+   * @throws NullPointerException if {@code duration} is null
+   */
+  public static void sleep(Duration duration) {
+    Objects.requireNonNull(duration, "duration");
+    Computation<Void> timer = Computation.create(Computation.Mode.LIFO);
+    try {
+      timer.cancelAfter(duration, SLEPT);
+      timer.await();
+    } catch (RuntimeException e) {
+      if (e != SLEPT) {
+        throw e;
+      }
+    } finally {
+      timer.tryReturn(null);
+    }
   }
 
   /**
@@ -343,7 +388,7 @@ public final class Fiber {
   public static <T> Computation<T> spawn(Callable<T> body) {
     Objects.requireNonNull(body, "body");
     Computation<T> c = Computation.create();
-    spawn(Fiber.create(false, c), Handler.capturing(c, body));
+    spawn(Fiber.create(false, c), Support.capturing(c, body));
     return c;
   }
 
@@ -480,7 +525,7 @@ public final class Fiber {
     try {
       return context.capture();
     } catch (Throwable failure) {
-      Handler.reportUncaught(failure);
+      Support.reportUncaught(failure);
       return null;
     }
   }
@@ -490,7 +535,7 @@ public final class Fiber {
     try {
       context.restore(state);
     } catch (Throwable failure) {
-      Handler.reportUncaught(failure);
+      Support.reportUncaught(failure);
     }
   }
 

@@ -4,7 +4,8 @@ import java.util.concurrent.Callable;
 
 /**
  * A Picos scheduler, user side: where fibers run. Create one with
- * {@code org.picos.sched.Schedulers} or a bridge; what schedulers implement is {@link Handler}.
+ * {@code org.picos.sched.Schedulers} or a bridge; what schedulers implement is the SPI in
+ * {@code org.picos.spi} ({@link org.picos.spi.Handler}, {@link org.picos.spi.AbstractScheduler}).
  *
  * <p>Inside a fiber, {@link Fiber#spawn} starts children on the same scheduler; these methods
  * start fibers on this one from anywhere.

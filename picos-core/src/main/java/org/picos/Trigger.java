@@ -22,8 +22,8 @@ import java.util.Objects;
  * A library creates a trigger, publishes it to whoever will signal it (for example by
  * {@linkplain Computation#tryAttach attaching} it to a computation or putting it in a waiter
  * queue), then its owner calls {@link #await()} once. Anybody may {@link #signal()} it, from any
- * thread, any number of times. {@link #onSignal(Runnable)} and {@link #dispose()} are for
- * schedulers, which implement {@code await} (see {@link Handler}).
+ * thread, any number of times. Schedulers implement {@code await} and attach the resume action
+ * through the scheduler SPI ({@link org.picos.spi.Handler}).
  *
  * <h2>Cancellation</h2>
  * {@code await()} returns {@code null} when the trigger was signalled, or the cancellation cause
@@ -70,12 +70,12 @@ public final class Trigger {
   }
 
   /**
-   * Returns a new trigger already awaiting with {@code action}: signalling it runs the action
-   * once. Use it to attach a callback to a {@link Computation}; it cannot be awaited.
+   * A new trigger already awaiting with {@code action}: signalling it runs the action once (what
+   * {@link Computation#whenDone} attaches); it cannot be awaited.
    *
    * @throws NullPointerException if {@code action} is null
    */
-  public static Trigger fromAction(Runnable action) {
+  static Trigger fromAction(Runnable action) {
     return new Trigger(Objects.requireNonNull(action, "action"));
   }
 
@@ -118,7 +118,8 @@ public final class Trigger {
   }
 
   /**
-   * Scheduler side: attaches the action that resumes the awaiting fiber.
+   * Scheduler side ({@code Handler.onSignal}): attaches the action that resumes the awaiting
+   * fiber.
    *
    * @return {@code true} if the action was attached and will run on the first signal;
    *     {@code false} if the trigger is already signalled (the action will never run: resume
@@ -126,7 +127,7 @@ public final class Trigger {
    * @throws IllegalStateException if an action is already attached
    * @throws NullPointerException if {@code action} is null
    */
-  public boolean onSignal(Runnable action) {
+  boolean onSignal(Runnable action) {
     Objects.requireNonNull(action, "action");
     if (STATE.compareAndSet(this, null, action)) {
       return true;
@@ -138,13 +139,13 @@ public final class Trigger {
   }
 
   /**
-   * Scheduler side: moves an initial trigger to signalled without running anything, so that a
+   * Scheduler side ({@code Handler.dispose}): moves an initial trigger to signalled without running anything, so that a
    * fiber resumed without a signal (because it was cancelled) leaves a signalled trigger behind.
    * Does nothing on a signalled trigger.
    *
    * @throws IllegalStateException if an action is attached
    */
-  public void dispose() {
+  void dispose() {
     if (!STATE.compareAndSet(this, null, SIGNALED) && state != SIGNALED) {
       throw new IllegalStateException("Trigger.dispose: an action is attached; use signal()");
     }
@@ -175,6 +176,50 @@ public final class Trigger {
     }
     Fiber fiber = Fiber.current();
     return fiber.handler.await(fiber, this);
+  }
+
+  /**
+   * Awaits this trigger like {@link #await()}, for code that registered it somewhere (a waiter
+   * queue, a listener on a foreign future) and must take it back when the wait does not end with
+   * the signal. Returns normally when the trigger was signalled. Otherwise — the fiber was
+   * cancelled while waiting, or the wait was refused (a pinned fiber, a thread that must not
+   * block) — runs {@code abandon} (withdraw the registration, cancel the foreign operation, pass
+   * on what the signal may have handed over) and then throws: the cancellation cause (unchecked
+   * as is, checked wrapped in a {@link java.util.concurrent.CompletionException}) or the refusal.
+   * A failure of {@code abandon} is added to the thrown exception as suppressed.
+   *
+   * @throws RuntimeException the fiber's cancellation cause, after {@code abandon}
+   * @throws IllegalStateException if the trigger is already awaited, or the wait was refused
+   *     (see {@link #await()}), after {@code abandon}
+   * @throws NullPointerException if {@code abandon} is null
+   */
+  public void awaitOrAbandon(Runnable abandon) {
+    Objects.requireNonNull(abandon, "abandon");
+    RuntimeException thrown;
+    try {
+      Throwable cause = await();
+      if (cause == null) {
+        return;
+      }
+      thrown = Computation.unchecked(cause);
+    } catch (RuntimeException refused) {
+      thrown = refused;
+    } catch (Error refused) {
+      abandonQuietly(abandon, refused);
+      throw refused;
+    }
+    abandonQuietly(abandon, thrown);
+    throw thrown;
+  }
+
+  private static void abandonQuietly(Runnable abandon, Throwable thrown) {
+    try {
+      abandon.run();
+    } catch (Throwable failure) {
+      if (failure != thrown) {
+        thrown.addSuppressed(failure);
+      }
+    }
   }
 
   private static IllegalStateException alreadyAwaiting() {

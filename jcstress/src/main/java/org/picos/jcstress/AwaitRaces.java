@@ -18,7 +18,6 @@ import org.openjdk.jcstress.infra.results.III_Result;
 import org.openjdk.jcstress.infra.results.I_Result;
 import org.picos.Computation;
 import org.picos.Fiber;
-import org.picos.Handler;
 import org.picos.Trigger;
 
 /**
@@ -75,7 +74,7 @@ public final class AwaitRaces {
       if (!computation.tryAttach(trigger)) {
         r.r1 = DONE_FIRST;
         resume();
-      } else if (trigger.onSignal(this::resume)) {
+      } else if (SchedulerSide.attachAction(trigger, this::resume)) {
         r.r1 = SUSPENDED;
       } else {
         r.r1 = SIGNALLED_FIRST;
@@ -92,24 +91,6 @@ public final class AwaitRaces {
     public void arbiter(III_Result r) {
       r.r2 = resumes.get();
       r.r3 = seen;
-    }
-  }
-
-  /**
-   * The scheduler-side suspend/resume protocol every scheduler uses, {@code Handler}'s protected
-   * {@code trySuspend}/{@code unsuspend}, reached through a subclass. Never instantiated.
-   */
-  abstract static class Protocol extends Handler {
-    private Protocol() {}
-
-    /** {@code Handler.trySuspend}: true if {@code resume} will run when the trigger is signalled. */
-    static boolean suspend(Fiber fiber, Trigger trigger, Runnable resume) {
-      return trySuspend(fiber, trigger, resume);
-    }
-
-    /** {@code Handler.unsuspend}: false iff the fiber permits cancellation and is cancelled. */
-    static boolean resumed(Fiber fiber, Trigger trigger) {
-      return Handler.unsuspend(fiber, trigger);
     }
   }
 
@@ -132,7 +113,7 @@ public final class AwaitRaces {
     void suspend() {
       if (!awaited.tryAttach(trigger)) {
         path = DONE_FIRST;
-      } else if (Protocol.suspend(fiber, trigger, this::resume)) {
+      } else if (SchedulerSide.suspend(fiber, trigger, this::resume)) {
         path = SUSPENDED;
         return;
       } else {
@@ -160,7 +141,7 @@ public final class AwaitRaces {
         return;
       }
       if (path == SUSPENDED) {
-        Protocol.resumed(fiber, trigger);
+        SchedulerSide.resumed(fiber, trigger);
       }
       Throwable cancel = path == DONE_FIRST ? null : fiber.canceled();
       if (cancel != null) {

@@ -14,7 +14,6 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.III_Result;
 import org.picos.Computation;
 import org.picos.Fiber;
-import org.picos.Handler;
 import org.picos.Trigger;
 
 /**
@@ -31,19 +30,6 @@ public final class CloseRaces {
 
   static final RuntimeException CLOSED = new IllegalStateException("scheduler closed");
 
-  /** Handler's protected closing and suspend protocol, for the tests. */
-  abstract static class Protocol extends Handler {
-    private Protocol() {}
-
-    static void close(Fiber fiber, Throwable cause) {
-      closeFiber(fiber, cause);
-    }
-
-    static boolean suspend(Fiber fiber, Trigger trigger, Runnable resume) {
-      return trySuspend(fiber, trigger, resume);
-    }
-  }
-
   /** A fiber that swaps its computation, then suspends on a fresh trigger; the close races it. */
   abstract static class Swapping {
     final Computation<Void> outer = Computation.create();
@@ -55,7 +41,7 @@ public final class CloseRaces {
 
     void swapAndSuspend(Computation<?> to) {
       fiber.setComputation(to);
-      suspended = Protocol.suspend(fiber, trigger, wakes::incrementAndGet) ? 1 : 0;
+      suspended = SchedulerSide.suspend(fiber, trigger, wakes::incrementAndGet) ? 1 : 0;
     }
 
     /** r1: whether it suspended; r2: times the resume action ran; r3: whether it sees the close. */
@@ -89,7 +75,7 @@ public final class CloseRaces {
 
     @Actor
     public void close() {
-      Protocol.close(fiber, CLOSED);
+      SchedulerSide.close(fiber, CLOSED);
     }
 
     @Arbiter
@@ -118,7 +104,7 @@ public final class CloseRaces {
 
     @Actor
     public void close() {
-      Protocol.close(fiber, CLOSED);
+      SchedulerSide.close(fiber, CLOSED);
     }
 
     @Arbiter

@@ -16,6 +16,7 @@ import org.openjdk.jcstress.infra.results.IIII_Result;
 import org.openjdk.jcstress.infra.results.II_Result;
 import org.picos.Computation;
 import org.picos.Trigger;
+import org.picos.spi.Handler;
 
 /**
  * Races on one {@link Computation}: completion is decided by one CAS (exactly one of
@@ -138,14 +139,10 @@ public final class ComputationRaces {
     private volatile Thread runner;
     private Thread detacher;
     private Thread completer;
-    private final Trigger trigger = Trigger.fromAction(() -> {
+    private final Trigger trigger = computation.whenDone(() -> {
       runner = Thread.currentThread();
       runs.incrementAndGet();
     });
-
-    public DetachVsComplete() {
-      computation.tryAttach(trigger);
-    }
 
     @Actor
     public void detach() {
@@ -212,7 +209,7 @@ public final class ComputationRaces {
 
     @Arbiter
     public void arbiter(II_Result r) {
-      r.r1 = computation.triggerEntries();
+      r.r1 = Handler.triggerEntries(computation);
       computation.tryReturn(VALUE);
       r.r2 = live.isSignaled() ? 1 : 0;
     }

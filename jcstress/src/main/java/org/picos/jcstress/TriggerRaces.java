@@ -39,10 +39,10 @@ public final class TriggerRaces {
   /** Result code of {@code onSignal}: IllegalStateException, another action is attached. */
   static final int REFUSED = -1;
 
-  /** Calls {@code trigger.onSignal(action)} and encodes the answer as a result code. */
+  /** Calls {@code SchedulerSide.attachAction(trigger, action)} and encodes the answer as a result code. */
   static int onSignal(Trigger trigger, Runnable action) {
     try {
-      return trigger.onSignal(action) ? ATTACHED : TOO_LATE;
+      return SchedulerSide.attachAction(trigger, action) ? ATTACHED : TOO_LATE;
     } catch (IllegalStateException alreadyAwaited) {
       return REFUSED;
     }
@@ -78,7 +78,7 @@ public final class TriggerRaces {
     @Actor
     public void attachThenSignal(ZII_Result r) {
       attacher = Thread.currentThread();
-      r.r1 = trigger.onSignal(() -> {
+      r.r1 = SchedulerSide.attachAction(trigger, () -> {
         runner = Thread.currentThread();
         runs.incrementAndGet();
       });
@@ -115,7 +115,7 @@ public final class TriggerRaces {
     @Actor
     public void dispose(ZZI_Result r) {
       try {
-        trigger.dispose();
+        SchedulerSide.disposeTrigger(trigger);
       } catch (IllegalStateException actionAttached) {
         r.r2 = true;
       }
@@ -123,7 +123,7 @@ public final class TriggerRaces {
 
     @Actor
     public void attachThenSignal(ZZI_Result r) {
-      r.r1 = trigger.onSignal(runs::incrementAndGet);
+      r.r1 = SchedulerSide.attachAction(trigger, runs::incrementAndGet);
       trigger.signal();
     }
 

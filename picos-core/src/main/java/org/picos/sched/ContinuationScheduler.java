@@ -2,6 +2,7 @@ package org.picos.sched;
 
 import org.picos.Fiber;
 import org.picos.Trigger;
+import org.picos.spi.AbstractScheduler;
 
 /**
  * Base of the schedulers whose fibers are one-shot continuations run on carrier threads: a
@@ -148,7 +149,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
    * spawn throws, the task is forgotten and main never runs.
    */
   @Override
-  protected final void spawn(Fiber parent, Fiber child, Runnable main) {
+  public final void spawn(Fiber parent, Fiber child, Runnable main) {
     Task task = new Task(child, main, placeNewFiber());
     try {
       track(task);
@@ -168,9 +169,9 @@ abstract class ContinuationScheduler extends AbstractScheduler {
   }
 
   @Override
-  protected final Throwable await(Fiber fiber, Trigger trigger) {
+  public final Throwable await(Fiber fiber, Trigger trigger) {
     if (fiber.isCanceled()) {
-      trigger.dispose();
+      dispose(trigger);
       return fiber.canceled();
     }
     Task task = (Task) data(fiber);
@@ -189,7 +190,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
   }
 
   @Override
-  protected final void yield(Fiber fiber) {
+  public final void yield(Fiber fiber) {
     Task task = (Task) data(fiber);
     task.op = YIELD;
     if (LoomContinuation.suspend(task.continuation) != null) {

@@ -22,7 +22,8 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.picos.Computation;
 import org.picos.Fiber;
-import org.picos.Trigger;
+import org.picos.spi.Timer;
+import org.picos.spi.Support;
 
 /**
  * Any {@link Executor} as a Picos scheduler: each slice of a fiber (from a resume to its next
@@ -152,7 +153,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
    * rescue of dropped slices.
    */
   private static void watch(WeakReference<ExecutorScheduler> ref, BooleanSupplier probe) {
-    DEFAULT_TIMER.schedule(() -> {
+    Timer.shared().schedule(() -> {
       ExecutorScheduler s = ref.get();
       if (s == null) {
         return;
@@ -168,7 +169,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
           }
         }
       } catch (Throwable failure) {
-        reportUncaught(failure);
+        Support.reportUncaught(failure);
       }
       watch(ref, probe);
     }, TimeUnit.MILLISECONDS.toNanos(PROBE_MILLIS));
@@ -180,7 +181,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
       return (probe != null && probe.getAsBoolean())
           || (home instanceof ExecutorService service && service.isShutdown());
     } catch (RuntimeException failure) {
-      reportUncaught(failure);
+      Support.reportUncaught(failure);
       return false;
     }
   }
@@ -264,7 +265,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
       } else {
         task.handedOver = RETRYING;
         long next = Math.min(backoffMillis * 2, MAX_RETRY_MILLIS);
-        DEFAULT_TIMER.schedule(() -> {
+        Timer.shared().schedule(() -> {
           if (HANDED_OVER.compareAndSet(task, RETRYING, IDLE)) {
             submit(task, false, next);
           }
@@ -274,9 +275,9 @@ public final class ExecutorScheduler extends ContinuationScheduler {
   }
 
   @Override
-  protected void cancelAfter(Fiber fiber, Computation<?> computation, long nanos, Throwable cause) {
+  public void cancelAfter(Fiber fiber, Computation<?> computation, long nanos, Throwable cause) {
     if (isClosed()) {
-      armTimer(DEFAULT_TIMER, computation, nanos, cause);
+      armTimer(Timer.shared(), computation, nanos, cause);
       return;
     }
     HostTimer t = new HostTimer(computation, cause, System.nanoTime() + nanos);
@@ -287,21 +288,18 @@ public final class ExecutorScheduler extends ContinuationScheduler {
     } catch (RuntimeException refused) {
       // A host that no longer takes timers is going away: the shared timer lives on.
       unlink(t);
-      armTimer(DEFAULT_TIMER, computation, nanos, cause);
+      armTimer(Timer.shared(), computation, nanos, cause);
       return;
     }
     t.disarmHost = disarmHost;
     if (isClosed()) {
       t.moveToSharedTimer(); // closing began while this was armed: the host may drop it
     }
-    Trigger remover = Trigger.fromAction(t::disarm);
-    if (!computation.tryAttach(remover)) {
-      remover.signal();
-    }
+    computation.whenDone(t::disarm);
   }
 
   @Override
-  void onClosing() {
+  protected void onClosing() {
     List<HostTimer> pending = new ArrayList<>();
     synchronized (pendingTimers) {
       for (HostTimer t = pendingTimers.next; t != pendingTimers; t = t.next) {
@@ -368,7 +366,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
     @Override
     public void run() {
       unlink(this);
-      cancelReporting(computation, cause);
+      Support.cancelReporting(computation, cause);
     }
 
     void disarm() {
@@ -385,7 +383,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
 
     void moveToSharedTimer() {
       if (moved.compareAndSet(false, true)) {
-        disarmShared = DEFAULT_TIMER.schedule(this, Math.max(0, deadline - System.nanoTime()));
+        disarmShared = Timer.shared().schedule(this, Math.max(0, deadline - System.nanoTime()));
         if (!computation.isRunning()) {
           disarm(); // completed while moving: the remover may have missed disarmShared
         }
@@ -424,14 +422,14 @@ public final class ExecutorScheduler extends ContinuationScheduler {
   }
 
   @Override
-  void stopHost() {
+  protected void stopHost() {
     if (onStop != null) {
       onStop.run();
     }
   }
 
   @Override
-  void awaitHostStopped() {
+  protected void awaitHostStopped() {
     if (awaitStopped != null) {
       awaitStopped.run();
     }
@@ -454,7 +452,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
     private String name;
     private Supplier<? extends Executor> placement;
     private Consumer<? super Executor> release;
-    private Timer timer = DEFAULT_TIMER;
+    private Timer timer = Timer.shared();
     private BooleanSupplier shutdownWhen;
     private Runnable onStop;
     private Runnable awaitStopped;

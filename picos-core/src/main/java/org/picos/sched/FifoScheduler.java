@@ -80,13 +80,13 @@ final class FifoScheduler extends ContinuationScheduler {
   }
 
   @Override
-  void stopHost() {
+  protected void stopHost() {
     stopping = true;
     LockSupport.unpark(carrier);
   }
 
   @Override
-  void awaitHostStopped() {
+  protected void awaitHostStopped() {
     if (Thread.currentThread() != carrier) {
       boolean interrupted = false;
       while (carrier.isAlive()) {

@@ -6,7 +6,12 @@ import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import org.picos.Computation;
+import org.picos.Fiber;
 import org.picos.Scheduler;
+import org.picos.spi.Support;
 
 /**
  * The core schedulers. All but {@link #threadPerFiber()} run fibers as continuations and need
@@ -76,7 +81,7 @@ public final class Schedulers {
 
   /** A thread per fiber, each made by {@code factory}. */
   public static Scheduler threadPerFiber(ThreadFactory factory) {
-    java.util.Objects.requireNonNull(factory, "factory");
+    Objects.requireNonNull(factory, "factory");
     return new ThreadPerFiberScheduler("threadPerFiber-" + IDS.incrementAndGet(), factory);
   }
 
@@ -88,6 +93,42 @@ public final class Schedulers {
    */
   public static ExecutorScheduler onExecutor(Executor executor) {
     return ExecutorScheduler.builder(executor).build();
+  }
+
+  /**
+   * Starts {@code fiber} running {@code main} by the rule every bridge follows for new work:
+   * on {@code where} when it is not null; otherwise, called in a fiber, on that fiber's
+   * scheduler ({@link Fiber#spawn(Fiber, Runnable)}, a cancellation point); otherwise on
+   * {@link #shared()}. All or nothing, as {@code spawn} is.
+   *
+   * @throws org.picos.SchedulerClosedException if the chosen scheduler is closed
+   * @throws RuntimeException the calling fiber's cancellation cause (when it spawns a child)
+   * @throws NullPointerException if {@code fiber} or {@code main} is null
+   */
+  public static void spawn(Scheduler where, Fiber fiber, Runnable main) {
+    if (where != null) {
+      where.spawn(fiber, main);
+    } else if (Fiber.inFiber()) {
+      Fiber.spawn(fiber, main);
+    } else {
+      shared().spawn(fiber, main);
+    }
+  }
+
+  /**
+   * Starts {@code body} in a new fiber chosen as {@link #spawn(Scheduler, Fiber, Runnable)}
+   * does and returns its computation, which completes with the body's value or failure; cancel
+   * it to cancel the fiber.
+   *
+   * @throws org.picos.SchedulerClosedException if the chosen scheduler is closed
+   * @throws RuntimeException the calling fiber's cancellation cause (when it spawns a child)
+   * @throws NullPointerException if {@code body} is null
+   */
+  public static <T> Computation<T> start(Scheduler where, Callable<T> body) {
+    Objects.requireNonNull(body, "body");
+    Computation<T> c = Computation.create();
+    spawn(where, Fiber.create(false, c), Support.capturing(c, body));
+    return c;
   }
 
   /**
@@ -118,12 +159,12 @@ public final class Schedulers {
     }
 
     @Override
-    public <T> org.picos.Computation<T> start(java.util.concurrent.Callable<T> main) {
+    public <T> Computation<T> start(Callable<T> main) {
       return delegate.start(main);
     }
 
     @Override
-    public void spawn(org.picos.Fiber fiber, Runnable main) {
+    public void spawn(Fiber fiber, Runnable main) {
       delegate.spawn(fiber, main);
     }
 

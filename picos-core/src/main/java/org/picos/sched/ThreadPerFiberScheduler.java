@@ -5,6 +5,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadFactory;
 import org.picos.Fiber;
 import org.picos.Trigger;
+import org.picos.spi.AbstractScheduler;
 
 /**
  * One thread per fiber, virtual by default: await parks the thread. Needs no JVM flag and
@@ -20,17 +21,17 @@ final class ThreadPerFiberScheduler extends AbstractScheduler {
   }
 
   @Override
-  protected Throwable await(Fiber fiber, Trigger trigger) {
+  public Throwable await(Fiber fiber, Trigger trigger) {
     return awaitBlocking(fiber, trigger);
   }
 
   @Override
-  protected void yield(Fiber fiber) {
+  public void yield(Fiber fiber) {
     Thread.yield();
   }
 
   @Override
-  protected void spawn(Fiber parent, Fiber child, Runnable main) {
+  public void spawn(Fiber parent, Fiber child, Runnable main) {
     bind(child);
     Live cell = new Live(child);
     Thread thread = factory.newThread(() -> {
@@ -59,10 +60,10 @@ final class ThreadPerFiberScheduler extends AbstractScheduler {
   }
 
   @Override
-  void stopHost() {}
+  protected void stopHost() {}
 
   @Override
-  void awaitHostStopped() {
+  protected void awaitHostStopped() {
     boolean interrupted = false;
     for (Thread t : threads) {
       while (t != Thread.currentThread() && t.isAlive()) {

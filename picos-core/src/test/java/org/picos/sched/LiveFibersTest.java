@@ -17,6 +17,7 @@ import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
+import org.picos.spi.AbstractScheduler;
 
 /** The live-fiber set behind close(): counting, cancelling on close, spawns racing close. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)

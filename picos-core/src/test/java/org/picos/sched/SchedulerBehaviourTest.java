@@ -17,10 +17,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.picos.Computation;
 import org.picos.Fiber;
-import org.picos.Handler;
+import org.picos.spi.Handler;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
+import org.picos.spi.BlockingGuards;
 
 /** Behaviour of the core schedulers beyond the compatibility kit: misuse, pinning, hosts. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -268,7 +269,7 @@ class SchedulerBehaviourTest {
         throw new IllegalStateException("this thread must not block: use a fiber");
       }
     };
-    Handler.addBlockingGuard(guard);
+    BlockingGuards.add(guard);
     try {
       AtomicReference<Throwable> failure = new AtomicReference<>();
       Thread t = new Thread(() -> {
@@ -287,12 +288,12 @@ class SchedulerBehaviourTest {
       u.join();
       // The refused waiter's trigger was detached: the next attach's clean-up drops it.
       shared.tryAttach(Trigger.create());
-      assertEquals(1, shared.triggerEntries(), "a refused await leaves no live trigger behind");
+      assertEquals(1, Handler.triggerEntries(shared), "a refused await leaves no live trigger behind");
       try (Scheduler s = Schedulers.fifo()) {
         assertEquals(1, s.run(() -> 1), "fibers are not affected by guards");
       }
     } finally {
-      Handler.removeBlockingGuard(guard);
+      BlockingGuards.remove(guard);
     }
   }
 

@@ -42,6 +42,7 @@ import org.picos.sched.Schedulers;
 import org.picos.std.structured.Control;
 import org.picos.std.sync.Channel;
 import org.picos.std.sync.Mutex;
+import org.picos.spi.Timer;
 
 /**
  * The soak test: the interop workload run for a set duration, watching for leaks, lost
@@ -378,7 +379,7 @@ public final class Soak {
   /**
    * Whether {@code t} is one of the JVM-wide daemon threads that outlive every host by design:
    * the virtual threads' carrier pool and unblocker (of {@code threadPerFiber()}), the JDK's
-   * cleaner, and the core's shared timer ({@code Handler.DEFAULT_TIMER}). Every thread of the
+   * cleaner, and the core's shared timer ({@code Timer.shared()}). Every thread of the
    * hosts themselves has a name outside this list (the soak's own pools are named
    * {@code soak-*}).
    */

@@ -175,7 +175,7 @@ public final class PicosFutures {
    */
   public static <T> CompletableFuture<T> future(Callable<T> body) {
     Objects.requireNonNull(body, "PicosFutures.future: body must not be null");
-    return toFuture(Fiber.inFiber() ? Fiber.spawn(body) : Schedulers.shared().start(body));
+    return toFuture(Schedulers.start(null, body));
   }
 
   /**
@@ -284,13 +284,11 @@ public final class PicosFutures {
     }
     Outcome<T> outcome = new Outcome<>();
     stage.whenComplete(outcome);
-    Throwable cancel = outcome.done.await();
-    if (cancel != null) {
-      if (stage instanceof CompletableFuture<?> future) {
+    outcome.done.awaitOrAbandon(() -> {
+      if (Fiber.current().isCanceled() && stage instanceof CompletableFuture<?> future) {
         cancelIfPossible(future);
       }
-      throw Computation.unchecked(cancel);
-    }
+    });
     return outcome.get();
   }
 

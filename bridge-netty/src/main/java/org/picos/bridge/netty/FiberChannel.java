@@ -17,6 +17,7 @@ import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
+import org.picos.spi.Support;
 
 /**
  * A channel seen from the fiber that {@link PicosNetty#fiberPerChannel} gives it: suspending
@@ -437,10 +438,10 @@ public final class FiberChannel {
       fiberEnded = true;
       releaseBuffered();
       if (failure != null && failure != ownCancel) {
-        org.picos.Handler.reportUncaught(failure);
+        Support.reportUncaught(failure);
       }
       if (pipelineFailure != null && !pipelineFailureThrown && pipelineFailure != failure) {
-        org.picos.Handler.reportUncaught(pipelineFailure);
+        Support.reportUncaught(pipelineFailure);
       }
     }
   }

@@ -17,10 +17,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.picos.Computation;
-import org.picos.Handler;
+import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.Trigger;
 import org.picos.sched.ExecutorScheduler;
+import org.picos.spi.BlockingGuards;
+import org.picos.spi.Timer;
 
 /**
  * Picos on Netty: event loops as Picos schedulers, Picos work as Netty futures, Netty futures
@@ -61,7 +63,7 @@ public final class PicosNetty {
       new ConcurrentHashMap<>();
 
   static {
-    Handler.addBlockingGuard(PicosNetty::refuseBlockingOnEventLoop);
+    BlockingGuards.add(PicosNetty::refuseBlockingOnEventLoop);
   }
 
   private PicosNetty() {}
@@ -142,13 +144,13 @@ public final class PicosNetty {
    */
   private static Runnable scheduleOn(EventExecutor executor, Runnable task, long nanos) {
     if (executor.isShuttingDown()) {
-      return Handler.DEFAULT_TIMER.schedule(task, nanos);
+      return Timer.shared().schedule(task, nanos);
     }
     try {
       ScheduledFuture<?> f = executor.schedule(task, nanos, TimeUnit.NANOSECONDS);
       return () -> f.cancel(false);
     } catch (RejectedExecutionException shuttingDown) {
-      return Handler.DEFAULT_TIMER.schedule(task, nanos);
+      return Timer.shared().schedule(task, nanos);
     }
   }
 
@@ -231,18 +233,12 @@ public final class PicosNetty {
       Trigger done = Trigger.create();
       GenericFutureListener<Future<T>> wake = f -> done.signal();
       future.addListener(wake);
-      Throwable cancel;
-      try {
-        cancel = done.await();
-      } catch (RuntimeException | Error notSuspended) {
+      done.awaitOrAbandon(() -> {
         future.removeListener(wake);
-        throw notSuspended;
-      }
-      if (cancel != null) {
-        future.removeListener(wake);
-        future.cancel(false);
-        throw Computation.unchecked(cancel);
-      }
+        if (Fiber.current().isCanceled()) {
+          future.cancel(false);
+        }
+      });
     }
     if (future.isSuccess()) {
       return future.getNow();

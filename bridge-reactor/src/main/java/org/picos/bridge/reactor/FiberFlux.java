@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import org.picos.Computation;
+import org.picos.sched.Schedulers;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.Trigger;
@@ -122,7 +123,7 @@ final class FiberFlux<T> extends Flux<T> {
       }
       Computation<Void> c;
       try {
-        c = PicosReactor.startFiber(scheduler, this::produce);
+        c = Schedulers.start(scheduler, this::produce);
       } catch (Throwable notStarted) {
         // No fiber exists, so this thread may signal: it is the only one.
         terminate(notStarted, null);

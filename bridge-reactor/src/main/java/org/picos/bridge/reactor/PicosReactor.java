@@ -12,7 +12,6 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.FiberLocal;
-import org.picos.Handler;
 import org.picos.Scheduler;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
@@ -25,6 +24,8 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Operators;
 import reactor.util.context.Context;
 import reactor.util.context.ContextView;
+import org.picos.spi.BlockingGuards;
+import org.picos.spi.Timer;
 
 /**
  * Project Reactor and Picos, both ways: the one class a Reactor user needs.
@@ -65,7 +66,7 @@ public final class PicosReactor {
   static {
     // Any Picos wait on a Reactor non-blocking thread outside a fiber (a Mutex, a channel, a
     // Computation.await from an operator) is refused as block() would be, not just ours.
-    org.picos.Handler.addBlockingGuard(() -> checkMayBlock("A Picos wait outside a fiber"));
+    BlockingGuards.add(() -> checkMayBlock("A Picos wait outside a fiber"));
   }
 
   private PicosReactor() {}
@@ -157,20 +158,6 @@ public final class PicosReactor {
   public static <T> Flux<T> flux(Scheduler scheduler, FluxBody<T> body) {
     return new FiberFlux<>(Objects.requireNonNull(scheduler, "scheduler"),
         Objects.requireNonNull(body, "body"));
-  }
-
-  /**
-   * Starts {@code main} in a new fiber: on {@code scheduler} if non-null, else on the calling
-   * fiber's scheduler, else on the shared one.
-   */
-  static <T> Computation<T> startFiber(Scheduler scheduler, Callable<T> main) {
-    if (scheduler != null) {
-      return scheduler.start(main);
-    }
-    if (Fiber.inFiber()) {
-      return Fiber.spawn(main);
-    }
-    return Schedulers.shared().start(main);
   }
 
   /**
@@ -423,12 +410,12 @@ public final class PicosReactor {
           + " inline in the calling thread and cannot carry fibers; use single(), parallel(),"
           + " boundedElastic() or a scheduler made from an executor");
     }
-    Handler.Timer timer = (task, nanos) -> {
+    Timer timer = (task, nanos) -> {
       Disposable d;
       try {
         d = reactorScheduler.schedule(task, nanos, TimeUnit.NANOSECONDS);
       } catch (RejectedExecutionException notTimeCapableOrDisposed) {
-        return Handler.DEFAULT_TIMER.schedule(task, nanos);
+        return Timer.shared().schedule(task, nanos);
       }
       return d::dispose;
     };

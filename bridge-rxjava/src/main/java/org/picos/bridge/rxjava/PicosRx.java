@@ -669,40 +669,11 @@ public final class PicosRx {
   // Shared by the sources
 
   /**
-   * Starts a fiber whose cancellation token is {@code token}, running {@code body}: on
-   * {@code scheduler} if given, else on the current fiber's scheduler if called from a fiber,
-   * else on {@link Schedulers#shared()}. {@code body} must not throw.
-   *
-   * @throws RuntimeException if the fiber cannot be started (closed scheduler, or a cancelled
-   *     calling fiber); {@code body} then never runs
+   * Starts {@code body} in a fiber whose computation is {@code token} (cancelling the token
+   * cancels exactly this run), placed by the rule of {@link Schedulers#spawn}.
    */
   static void launch(Scheduler scheduler, Computation<?> token, Runnable body) {
-    if (scheduler == null && Fiber.inFiber()) {
-      Fiber.spawn(Fiber.create(false, token), body);
-      return;
-    }
-    Scheduler on = scheduler != null ? scheduler : Schedulers.shared();
-    on.start(() -> {
-      runWithToken(token, body);
-      return null;
-    });
-  }
-
-  /**
-   * Runs {@code body} in the current fiber with {@code token} as its computation, so that
-   * cancelling the token cancels exactly this run; cancellation of the fiber's own computation
-   * (a closing scheduler) is passed on to the token meanwhile.
-   */
-  static void runWithToken(Computation<?> token, Runnable body) {
-    Fiber fiber = Fiber.current();
-    Computation<?> own = fiber.setComputation(token);
-    Trigger link = Computation.attachCanceler(own, token);
-    try {
-      body.run();
-    } finally {
-      own.detach(link);
-      fiber.setComputation(own);
-    }
+    Schedulers.spawn(scheduler, Fiber.create(false, token), body);
   }
 
   /** The cause a disposed subscription cancels its fiber with. */

@@ -29,6 +29,7 @@ import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.sched.Schedulers;
+import org.picos.spi.BlockingGuards;
 
 /** Rx sources awaited from fibers (and from plain threads). */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
@@ -151,7 +152,7 @@ class AwaitTest {
         throw new IllegalStateException("this thread is an event loop: await in a fiber instead");
       }
     };
-    org.picos.Handler.addBlockingGuard(guard);
+    BlockingGuards.add(guard);
     try {
       CountDownLatch disposed = new CountDownLatch(1);
       IllegalStateException refused = assertThrows(IllegalStateException.class,
@@ -159,7 +160,7 @@ class AwaitTest {
       assertEquals("this thread is an event loop: await in a fiber instead", refused.getMessage());
       assertTrue(disposed.await(20, TimeUnit.SECONDS));
     } finally {
-      org.picos.Handler.removeBlockingGuard(guard);
+      BlockingGuards.remove(guard);
     }
   }
 

@@ -20,11 +20,13 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Supplier;
 import org.picos.Computation;
-import org.picos.Handler;
+import org.picos.spi.Handler;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
 import org.picos.sched.ExecutorScheduler;
+import org.picos.spi.BlockingGuards;
+import org.picos.spi.Timer;
 
 /**
  * Picos on Vert.x: Vert.x contexts as Picos schedulers, Picos work as Vert.x futures, and Vert.x
@@ -70,7 +72,7 @@ public final class PicosVertx {
   private static final Runnable EVENT_LOOP_GUARD = PicosVertx::refuseBlockingOnEventLoop;
 
   static {
-    Handler.addBlockingGuard(EVENT_LOOP_GUARD);
+    BlockingGuards.add(EVENT_LOOP_GUARD);
   }
 
   /** Key of a deployment's scheduler in its context's local data; see {@link #schedulerOf}. */
@@ -225,10 +227,7 @@ public final class PicosVertx {
     if (!future.isComplete()) {
       Trigger done = Trigger.create();
       future.onComplete(result -> done.signal());
-      Throwable cancel = done.await();
-      if (cancel != null) {
-        throw Computation.unchecked(cancel);
-      }
+      done.awaitOrAbandon(() -> {}); // a Vert.x future cannot be cancelled: only stop waiting
     }
     if (future.succeeded()) {
       return future.result();
@@ -342,14 +341,14 @@ public final class PicosVertx {
    * (at least one), cancelled with {@link Vertx#cancelTimer}. Once Vert.x has shut its event
    * loops down it falls back to the core's timer, so timeouts still fire while fibers unwind.
    */
-  static Handler.Timer timer(Vertx vertx) {
+  static Timer timer(Vertx vertx) {
     return (task, nanos) -> {
       long millis = Math.max(1, nanos / 1_000_000 + (nanos % 1_000_000 == 0 ? 0 : 1));
       long id;
       try {
         id = vertx.setTimer(millis, ignored -> task.run());
       } catch (RejectedExecutionException | IllegalStateException closed) {
-        return Handler.DEFAULT_TIMER.schedule(task, nanos);
+        return Timer.shared().schedule(task, nanos);
       }
       return () -> vertx.cancelTimer(id);
     };

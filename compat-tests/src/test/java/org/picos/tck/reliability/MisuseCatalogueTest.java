@@ -2,6 +2,7 @@ package org.picos.tck.reliability;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -163,7 +164,7 @@ class MisuseCatalogueTest {
   @Test
   void nulls() {
     refused(NullPointerException.class, () -> Computation.create().tryCancel(null), "cause");
-    refused(NullPointerException.class, () -> Trigger.fromAction(null), "action");
+    refused(NullPointerException.class, () -> Computation.create().whenDone(null), "action");
     refused(NullPointerException.class, () -> Fiber.spawn(null), "body");
     refused(NullPointerException.class, () -> Schedulers.onExecutor(null), "executor");
     refused(NullPointerException.class, () -> Schedulers.fifo().start(null), "main");
@@ -181,8 +182,24 @@ class MisuseCatalogueTest {
     ivar.fill(1);
     refused(IllegalStateException.class, () -> ivar.fill(2), "already filled", "use tryFill");
     Trigger t = Trigger.create();
-    assertTrue(t.onSignal(() -> {}));
-    refused(IllegalStateException.class, t::await, "already awaited");
+    try (Scheduler fifo = Schedulers.fifo()) {
+      Computation<Throwable> owner = fifo.start(t::await);
+      while (isInitial(t)) {
+        Thread.onSpinWait();
+      }
+      refused(IllegalStateException.class, t::await, "already awaited");
+      t.signal();
+      assertNull(owner.await());
+    }
+  }
+
+  /** Whether {@code t} is initial; false once awaited (its owner attached an action) or signalled. */
+  private static boolean isInitial(Trigger t) {
+    try {
+      return t.isInitial();
+    } catch (IllegalStateException awaited) {
+      return false;
+    }
   }
 
   @Test

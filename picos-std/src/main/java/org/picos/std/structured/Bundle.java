@@ -8,10 +8,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.picos.Computation;
 import org.picos.Fiber;
-import org.picos.Handler;
 import org.picos.Scheduler;
 import org.picos.Trigger;
-import org.picos.std.internal.Cancellation;
+import org.picos.spi.Support;
 
 /**
  * An explicit scope of fibers (structured concurrency): {@link #joinAfter} runs a body that
@@ -285,7 +284,7 @@ public final class Bundle {
     try {
       token.tryCancel(cause);
     } catch (RuntimeException | Error callbackFailure) {
-      Handler.reportUncaught(callbackFailure);
+      Support.reportUncaught(callbackFailure);
     }
   }
 
@@ -296,7 +295,7 @@ public final class Bundle {
    * not failures.
    */
   void error(Throwable t) {
-    if (t instanceof Control.Terminate || Cancellation.isCancellationOf(token, t)) {
+    if (t instanceof Control.Terminate || token.isCancellation(t)) {
       return;
     }
     synchronized (errors) {

@@ -85,11 +85,6 @@ public final class Control {
     Fiber.yield();
   }
 
-  /** The cause a sleep's private timer completes with; never escapes. */
-  private static final RuntimeException SLEPT = new RuntimeException("slept", null, false, false) {
-    private static final long serialVersionUID = 1L;
-  };
-
   /**
    * Suspends the current fiber for {@code duration}, using its scheduler's timer (outside any
    * scheduler the thread blocks). A cancellation point: a cancelled fiber wakes at once and
@@ -99,18 +94,7 @@ public final class Control {
    * @throws RuntimeException the fiber's cancellation cause
    */
   public static void sleep(Duration duration) {
-    Objects.requireNonNull(duration, "duration");
-    Computation<Void> timer = Computation.create();
-    try {
-      timer.cancelAfter(duration, SLEPT);
-      timer.await();
-    } catch (RuntimeException e) {
-      if (e != SLEPT) {
-        throw e;
-      }
-    } finally {
-      timer.tryReturn(null);
-    }
+    Fiber.sleep(duration);
   }
 
   /**

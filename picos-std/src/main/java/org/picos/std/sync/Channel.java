@@ -178,7 +178,7 @@ public final class Channel<T> implements Iterable<T> {
    */
   public void send(T item) {
     Objects.requireNonNull(item, "item");
-    Mutex.throwIfCanceled(Fiber.current());
+    Fiber.check();
     Offer matched;
     Offer waiting = null;
     synchronized (this) {
@@ -241,7 +241,7 @@ public final class Channel<T> implements Iterable<T> {
    */
   @SuppressWarnings("unchecked")
   public T receive() {
-    Mutex.throwIfCanceled(Fiber.current());
+    Fiber.check();
     Object item = null;
     Offer matched;
     Offer waiting = null;

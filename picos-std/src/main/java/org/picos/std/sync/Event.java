@@ -8,9 +8,8 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 import org.picos.Computation;
 import org.picos.Fiber;
-import org.picos.Handler;
 import org.picos.Trigger;
-import org.picos.std.internal.Cancellation;
+import org.picos.spi.Support;
 
 /**
  * A first-class synchronous operation, in the style of Concurrent ML and Picos' event: a value
@@ -122,8 +121,8 @@ public abstract class Event<T> {
       }
       // An offer made before the failure has committed: its result must not be lost.
       sync.withdrawAll();
-      if (!Cancellation.isCancellationOf(fiber, e)) {
-        Handler.reportUncaught(e);
+      if (!fiber.computation().isCancellation(e)) {
+        Support.reportUncaught(e);
       }
       return (T) pick.result();
     }
@@ -252,11 +251,9 @@ public abstract class Event<T> {
       @Override
       void issue(Sync sync, Function<Object, Object> finish) {
         Function<Object, Object> f = Pick.then(value, finish);
-        Trigger trigger = Trigger.fromAction(() -> sync.pick.fire(f, null));
-        if (computation.tryAttach(trigger)) {
+        Trigger trigger = computation.whenDone(() -> sync.pick.fire(f, null));
+        if (!trigger.isSignaled()) {
           sync.onWithdraw(() -> computation.detach(trigger));
-        } else {
-          trigger.signal();
         }
       }
     };

@@ -60,7 +60,7 @@ public final class Lazy<T> {
       return result.resultNow();
     }
     Fiber me = Fiber.current();
-    Mutex.throwIfCanceled(me);
+    me.checkCanceled();
     Callable<? extends T> body;
     synchronized (this) {
       body = thunk;

@@ -55,7 +55,7 @@ public final class Mutex {
    */
   public void lock() {
     Fiber me = Fiber.current();
-    throwIfCanceled(me);
+    me.checkCanceled();
     Waiter w;
     synchronized (this) {
       if (owner == null) {
@@ -70,17 +70,7 @@ public final class Mutex {
       w = new Waiter(me);
       waiters.add(w);
     }
-    Throwable cause;
-    try {
-      cause = w.trigger.await();
-    } catch (RuntimeException | Error e) {
-      abandon(w);
-      throw e;
-    }
-    if (cause != null) {
-      abandon(w);
-      throw Computation.unchecked(cause);
-    }
+    w.trigger.awaitOrAbandon(() -> abandon(w));
   }
 
   /** A waiter gives up: leaves the queue, or passes on the ownership that reached it. */
@@ -103,7 +93,7 @@ public final class Mutex {
    */
   public boolean tryLock() {
     Fiber me = Fiber.current();
-    throwIfCanceled(me);
+    me.checkCanceled();
     synchronized (this) {
       if (owner == null) {
         owner = me;
@@ -174,13 +164,6 @@ public final class Mutex {
   /** The number of fibers waiting to lock; a snapshot, for monitoring and tests. */
   public synchronized int queueLength() {
     return waiters.size();
-  }
-
-  static void throwIfCanceled(Fiber fiber) {
-    Throwable cause = fiber.canceled();
-    if (cause != null) {
-      throw Computation.unchecked(cause);
-    }
   }
 
   @Override

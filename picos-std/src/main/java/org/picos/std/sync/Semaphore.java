@@ -62,17 +62,7 @@ public final class Semaphore {
       w = new Waiter(null);
       waiters.add(w);
     }
-    Throwable cause;
-    try {
-      cause = w.trigger.await();
-    } catch (RuntimeException | Error e) {
-      abandon(w);
-      throw e;
-    }
-    if (cause != null) {
-      abandon(w);
-      throw Computation.unchecked(cause);
-    }
+    w.trigger.awaitOrAbandon(() -> abandon(w));
   }
 
   private void abandon(Waiter w) {

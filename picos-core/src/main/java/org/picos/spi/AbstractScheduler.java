@@ -1,4 +1,4 @@
-package org.picos.sched;
+package org.picos.spi;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -6,13 +6,16 @@ import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.picos.Computation;
 import org.picos.Fiber;
-import org.picos.Handler;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 
 /**
- * What every core scheduler shares: the set of live fibers, {@link #start}, and the close
- * protocol.
+ * The base of a scheduler that is also its own {@link Handler}: the set of live fibers,
+ * {@link #start}, {@link #spawn(Fiber, Runnable)} and the close protocol that the compatibility
+ * kit ({@code org.picos.tck.SchedulerTck}) checks. Every core scheduler extends it, and so can a
+ * third party's: implement {@link Handler}'s operations, call {@link #track} when a fiber is
+ * spawned and {@link #untrack} when its main has returned, and release the host in
+ * {@link #stopHost()}.
  *
  * <h2>Close protocol</h2>
  * <pre>
@@ -40,8 +43,9 @@ import org.picos.SchedulerClosedException;
  * trigger action ever runs while it is held. {@code closeCause} is written before close takes
  * the snapshot and read by track after linking, which gives the race above.
  */
-abstract class AbstractScheduler extends Handler implements Scheduler {
-  final String name;
+public abstract class AbstractScheduler extends Handler implements Scheduler {
+  /** The scheduler's name, used in messages and cancellation causes. */
+  protected final String name;
   private final Object liveLock = new Object();
   /** Sentinel of the live ring; guarded by liveLock. */
   private final Live live = new Live(null);
@@ -52,7 +56,8 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
   private final Computation<Void> terminated = Computation.create();
   private volatile SchedulerClosedException closeCause;
 
-  AbstractScheduler(String name) {
+  /** A scheduler named {@code name}, used in its messages and in its fibers' close causes. */
+  protected AbstractScheduler(String name) {
     this.name = Objects.requireNonNull(name, "name");
   }
 
@@ -60,7 +65,7 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
   public <T> Computation<T> start(Callable<T> main) {
     Objects.requireNonNull(main, "main");
     Computation<T> c = Computation.create();
-    spawn(Fiber.create(false, c), capturing(c, main));
+    spawn(Fiber.create(false, c), Support.capturing(c, main));
     return c;
   }
 
@@ -74,13 +79,15 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
   }
 
   /** A fiber's cell in the live set; a cell is tracked at most once. */
-  static class Live {
-    final Fiber fiber;
+  protected static class Live {
+    /** The fiber this cell tracks. */
+    protected final Fiber fiber;
     /** Neighbours in the ring while tracked; guarded by the scheduler's liveLock. */
     private Live prev = this;
     private Live next = this;
 
-    Live(Fiber fiber) {
+    /** A cell for {@code fiber}, not yet tracked. */
+    public Live(Fiber fiber) {
       this.fiber = fiber;
     }
   }
@@ -91,7 +98,7 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
    *
    * @throws SchedulerClosedException if the scheduler has terminated (the fiber must not start)
    */
-  final void track(Live cell) {
+  protected final void track(Live cell) {
     synchronized (liveLock) {
       if (drained) {
         throw new SchedulerClosedException(
@@ -111,7 +118,7 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
   }
 
   /** Called when a fiber's main has returned, with the cell given to {@link #track}. */
-  final void untrack(Live cell) {
+  protected final void untrack(Live cell) {
     boolean nowDrained;
     synchronized (liveLock) {
       cell.prev.next = cell.next;
@@ -133,12 +140,12 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
     try {
       terminated.tryReturn(null);
     } catch (Throwable failure) {
-      reportUncaught(failure);
+      Support.reportUncaught(failure);
     }
   }
 
   /** A snapshot of the live cells, taken under the lock; act on it outside. */
-  final List<Live> liveCells() {
+  protected final List<Live> liveCells() {
     synchronized (liveLock) {
       return liveCellsLocked();
     }
@@ -168,7 +175,7 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
    * Starts closing because the host went away (or close was called): cancels every live fiber
    * with a cause built from {@code why}. Does not wait.
    */
-  final void beginClose(String why) {
+  protected final void beginClose(String why) {
     SchedulerClosedException cause;
     synchronized (this) {
       if (closeCause != null) {
@@ -179,7 +186,7 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
     try {
       onClosing();
     } catch (Throwable failure) {
-      reportUncaught(failure);
+      Support.reportUncaught(failure);
     }
     List<Live> snapshot;
     boolean nowDrained;
@@ -202,7 +209,7 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
    * Called once when closing begins, after {@code closeCause} is set and before fibers are
    * closed: for a subclass to move what the host may drop (its timers) somewhere that lives on.
    */
-  void onClosing() {}
+  protected void onClosing() {}
 
   @Override
   public final void close() {
@@ -222,10 +229,10 @@ abstract class AbstractScheduler extends Handler implements Scheduler {
    * Releases the host's threads once no fiber is left, without waiting for them: it may run on
    * one of them. Idempotent.
    */
-  abstract void stopHost();
+  protected abstract void stopHost();
 
   /** Waits until the threads released by {@link #stopHost()} are gone. */
-  void awaitHostStopped() {}
+  protected void awaitHostStopped() {}
 
   @Override
   public String toString() {

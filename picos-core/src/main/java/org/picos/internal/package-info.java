@@ -1,0 +1,2 @@
+/** Internal plumbing between {@code org.picos} and {@code org.picos.spi}; not an API. */
+package org.picos.internal;

@@ -1,0 +1,68 @@
+package org.picos.spi;
+
+import java.lang.Thread.UncaughtExceptionHandler;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import org.picos.Computation;
+
+/**
+ * What schedulers, bridges and libraries built on the core share to keep the one promise every
+ * part of Picos makes: a failure is never lost. Safe from any thread.
+ */
+public final class Support {
+  private Support() {}
+
+  /**
+   * A fiber main that runs {@code body} and completes {@code computation} with its value or
+   * failure. If the computation was completed first (typically cancelled from outside), a value
+   * is dropped, and so is the computation's own cancellation unwinding out of the body
+   * ({@link Computation#isCancellation}); any other failure goes to {@link #reportUncaught}.
+   *
+   * @throws NullPointerException if an argument is null
+   */
+  public static <T> Runnable capturing(Computation<T> computation, Callable<? extends T> body) {
+    Objects.requireNonNull(computation, "computation");
+    Objects.requireNonNull(body, "body");
+    return () -> {
+      T value;
+      try {
+        value = body.call();
+      } catch (Throwable failure) {
+        if (!computation.tryCancel(failure) && !computation.isCancellation(failure)) {
+          reportUncaught(failure);
+        }
+        return;
+      }
+      computation.tryReturn(value);
+    };
+  }
+
+  /**
+   * Hands {@code failure}, which nobody can receive, to the calling thread's uncaught-exception
+   * handler (or prints it, if that handler throws).
+   */
+  public static void reportUncaught(Throwable failure) {
+    Thread t = Thread.currentThread();
+    UncaughtExceptionHandler h = t.getUncaughtExceptionHandler();
+    try {
+      h.uncaughtException(t, failure);
+    } catch (Throwable ignored) {
+      failure.printStackTrace();
+    }
+  }
+
+  /**
+   * {@code computation.tryCancel(cause)} for a timer or a host's callback, where nobody would see
+   * a failure of a trigger's action: such a failure goes to {@link #reportUncaught}.
+   *
+   * @return whether this call cancelled the computation
+   */
+  public static boolean cancelReporting(Computation<?> computation, Throwable cause) {
+    try {
+      return computation.tryCancel(cause);
+    } catch (Throwable failure) {
+      reportUncaught(failure);
+      return true;
+    }
+  }
+}
