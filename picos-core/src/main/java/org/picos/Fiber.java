@@ -79,7 +79,6 @@ public final class Fiber {
 
   private static final Object UNSET = new Object();
   private static final ThreadLocal<Fiber> CURRENT = new ThreadLocal<>();
-  private static volatile ThreadContext<?>[] contexts = new ThreadContext<?>[0];
 
   private volatile Computation<?> computation;
   /**
@@ -99,6 +98,11 @@ public final class Fiber {
    * the wrong context. {@code null} when no context was registered at spawn.
    */
   private Object[] savedContexts;
+  /**
+   * Contexts added by {@link #withThreadContext} for fibers this one spawns (which inherit
+   * them); {@code null} when none.
+   */
+  private ThreadContext<?>[] scopedContexts;
   /** The scheduler answering this fiber's operations; set when the fiber is spawned. */
   Handler handler;
   /** Scheduler-private data (for example the continuation); see {@code Handler.data}. */
@@ -438,10 +442,23 @@ public final class Fiber {
    * threads. {@link #capture()} reads the context of the calling thread; {@link #restore}
    * installs a captured one. Around every run of a fiber on a carrier the scheduler captures
    * the carrier's context and restores the fiber's; when the fiber suspends it captures the
-   * fiber's and restores the carrier's. A spawned fiber starts with its parent's context.
-   * Register with {@link Fiber#registerThreadContext}; both methods must be cheap. A failure of
-   * either goes to the uncaught-exception handler (that context is then left as it was on the
-   * carrier) and never stops the scheduler.
+   * fiber's and restores the carrier's. A spawned fiber starts with its parent's context (the
+   * spawning thread's, for a fiber started from outside any fiber). Both methods must be cheap.
+   * A failure of either goes to the uncaught-exception handler (that context is then left as it
+   * was on the carrier) and never stops the scheduler.
+   *
+   * <p>Which fibers carry a context:
+   * <ul>
+   *   <li>JVM-wide, every fiber spawned from then on: contexts found by {@link
+   *       java.util.ServiceLoader} (a jar on the class path that lists an implementation in
+   *       {@code META-INF/services/org.picos.Fiber$ThreadContext}, such as picos-context's
+   *       bridge to Micrometer's context-propagation), and those given to
+   *       {@link Fiber#registerThreadContext};</li>
+   *   <li>scoped, for a library that must not change the JVM for others:
+   *       {@link Fiber#withThreadContext} adds a context to the fibers spawned inside a body, and
+   *       to their descendants.</li>
+   * </ul>
+   * A fiber carries the contexts it got at spawn for its whole life.
    *
    * @param <S> the captured state
    */
@@ -453,31 +470,105 @@ public final class Fiber {
     void restore(S state);
   }
 
+  /** The JVM-wide contexts: those found by ServiceLoader on first use, then registered ones. */
+  private static final class Contexts {
+    static volatile ThreadContext<?>[] all = discover();
+
+    @SuppressWarnings("rawtypes")
+    private static ThreadContext<?>[] discover() {
+      java.util.List<ThreadContext<?>> found = new java.util.ArrayList<>();
+      try {
+        for (ThreadContext c : java.util.ServiceLoader.load(ThreadContext.class, Fiber.class.getClassLoader())) {
+          found.add(c);
+        }
+      } catch (java.util.ServiceConfigurationError broken) {
+        Support.reportUncaught(broken);
+      }
+      return found.toArray(ThreadContext<?>[]::new);
+    }
+  }
+
   /**
-   * Registers a {@link ThreadContext} for every fiber spawned from now on. A fiber carries the
-   * contexts registered when it was spawned for its whole life.
+   * Registers a {@link ThreadContext} for every fiber spawned from now on, in the whole JVM.
+   * Registering the same context twice has no further effect. A library that should not change
+   * other code's fibers uses {@link #withThreadContext} instead.
+   *
+   * @throws NullPointerException if {@code context} is null
    */
-  public static synchronized void registerThreadContext(ThreadContext<?> context) {
+  public static void registerThreadContext(ThreadContext<?> context) {
     Objects.requireNonNull(context, "context");
-    ThreadContext<?>[] now = contexts;
-    ThreadContext<?>[] next = Arrays.copyOf(now, now.length + 1);
-    next[now.length] = context;
-    contexts = next;
+    synchronized (Contexts.class) {
+      ThreadContext<?>[] now = Contexts.all;
+      if (!Arrays.asList(now).contains(context)) {
+        ThreadContext<?>[] next = Arrays.copyOf(now, now.length + 1);
+        next[now.length] = context;
+        Contexts.all = next;
+      }
+    }
   }
 
   /**
-   * Removes a registered {@link ThreadContext}: fibers spawned from now on do not carry it;
-   * fibers spawned before keep carrying it (and every other context they captured) until they
-   * end.
+   * Removes a registered (or discovered) {@link ThreadContext}: fibers spawned from now on do not
+   * carry it; fibers spawned before keep carrying it (and every other context they captured)
+   * until they end.
    */
-  public static synchronized void unregisterThreadContext(ThreadContext<?> context) {
-    ThreadContext<?>[] now = contexts;
-    contexts = Arrays.stream(now).filter(c -> c != context).toArray(ThreadContext<?>[]::new);
+  public static void unregisterThreadContext(ThreadContext<?> context) {
+    synchronized (Contexts.class) {
+      Contexts.all = Arrays.stream(Contexts.all).filter(c -> c != context)
+          .toArray(ThreadContext<?>[]::new);
+    }
   }
 
+  /**
+   * Runs {@code body} in the current fiber (or thread) so that every fiber spawned inside it —
+   * children of this fiber, and root fibers started from here with {@code Scheduler.start} —
+   * also carries {@code context}, as do their own descendants, on every scheduler. Nothing
+   * changes for other fibers, nor for this one: its own context was fixed at its spawn.
+   *
+   * @return the body's value; a checked exception from it is wrapped in a
+   *     {@link java.util.concurrent.CompletionException}
+   * @throws NullPointerException if an argument is null
+   */
+  public static <T> T withThreadContext(ThreadContext<?> context, Callable<T> body) {
+    Objects.requireNonNull(context, "context");
+    Objects.requireNonNull(body, "body");
+    Fiber f = current();
+    ThreadContext<?>[] before = f.scopedContexts;
+    f.scopedContexts = union(before, new ThreadContext<?>[] {context});
+    try {
+      return call(body);
+    } finally {
+      f.scopedContexts = before;
+    }
+  }
+
+  /** {@code a} followed by the members of {@code b} it lacks; either may be null. */
+  private static ThreadContext<?>[] union(ThreadContext<?>[] a, ThreadContext<?>[] b) {
+    if (a == null || a.length == 0) {
+      return b;
+    }
+    if (b == null || b.length == 0) {
+      return a;
+    }
+    java.util.List<ThreadContext<?>> all = new java.util.ArrayList<>(Arrays.asList(a));
+    for (ThreadContext<?> c : b) {
+      if (!all.contains(c)) {
+        all.add(c);
+      }
+    }
+    return all.toArray(ThreadContext<?>[]::new);
+  }
+
+  /**
+   * On the spawning thread: fixes the contexts this new fiber carries (the JVM-wide ones and the
+   * spawner's scoped ones, which it inherits) and captures their states from the spawner.
+   */
   void inheritContexts() {
-    ThreadContext<?>[] cs = contexts;
-    if (cs.length != 0) {
+    Fiber spawner = boundFiber();
+    ThreadContext<?>[] scoped = spawner == null ? null : spawner.scopedContexts;
+    scopedContexts = scoped;
+    ThreadContext<?>[] cs = union(Contexts.all, scoped);
+    if (cs != null && cs.length != 0) {
       Object[] saved = new Object[cs.length + 1];
       saved[0] = cs;
       for (int i = 0; i < cs.length; i++) {
