@@ -178,10 +178,8 @@ class CloseAdversarialTest {
     } catch (SchedulerClosedException refused) {
       // what a gone host should answer
     }
-    if (c != null) {
-      Computation<String> started = c;
-      waitUntil(() -> !started.isRunning());
-    }
+    // The close cancels the computation at once: wait for the fiber itself to end.
+    waitUntil(() -> s.liveFibers() == 0);
     assertNull(ranOn.get(), "main of a fiber spawned onto a shut-down host ran on " + ranOn.get());
     withinDeadline("close", s::close);
   }
@@ -576,20 +574,28 @@ class CloseAdversarialTest {
         return new WeakReference<>(c);
       });
       assertCollected(disarmedOpen, "a timer disarmed while the scheduler is open");
+      java.lang.ref.Reference.reachabilityFence(s); // the registry lives as long as s
     } finally {
+      s.close();
       hostTimer.shutdownNow();
       loop.shutdown();
     }
-    WeakReference<Computation<Void>> moved = movedAndDisarmed();
+    List<Object> keep = new ArrayList<>();
+    WeakReference<Computation<Void>> moved = movedAndDisarmed(keep);
     assertCollected(moved, "a timer moved to the shared timer at close, then disarmed");
+    java.lang.ref.Reference.reachabilityFence(keep);
   }
 
-  /** A timer armed on a host timer, moved by the close, then disarmed; returns the computation. */
-  private static WeakReference<Computation<Void>> movedAndDisarmed() throws Exception {
+  /**
+   * A timer armed on a host timer, moved by the close, then disarmed; returns the computation
+   * and adds the scheduler to {@code keep}.
+   */
+  private static WeakReference<Computation<Void>> movedAndDisarmed(List<Object> keep) throws Exception {
     ScheduledThreadPoolExecutor hostTimer = new ScheduledThreadPoolExecutor(1, daemons("host-timer-2"));
     hostTimer.setRemoveOnCancelPolicy(true);
     ExecutorService loop = Executors.newSingleThreadExecutor(daemons("timer-loop-2"));
     ExecutorScheduler s = ExecutorScheduler.builder(loop).timer(timerOn(hostTimer)).build();
+    keep.add(s); // the caller keeps the scheduler (and its registry of host timers) reachable
     AtomicReference<WeakReference<Computation<Void>>> ref = new AtomicReference<>();
     Trigger armed = Trigger.create();
     Trigger leave = Trigger.create();

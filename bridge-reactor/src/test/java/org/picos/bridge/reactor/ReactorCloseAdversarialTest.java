@@ -202,6 +202,14 @@ class ReactorCloseAdversarialTest {
   @Test
   void aMonoOnADisposedReactorSchedulerDoesNotRunItsBody() {
     TestSupport.withDroppedErrors(dropped -> {
+      // Warm up (class loading), so that the subscription below comes well within the 50 ms
+      // before the scheduler's shutdown probe first polls.
+      reactor.core.scheduler.Scheduler warmSingle = reactor.core.scheduler.Schedulers.newSingle("adv-warm");
+      try (Scheduler warm = PicosReactor.scheduler(warmSingle)) {
+        assertEquals("warm", PicosReactor.mono(warm, () -> "warm").block());
+      } finally {
+        warmSingle.dispose();
+      }
       reactor.core.scheduler.Scheduler single = reactor.core.scheduler.Schedulers.newSingle("adv-single");
       Scheduler s = PicosReactor.scheduler(single);
       single.dispose();

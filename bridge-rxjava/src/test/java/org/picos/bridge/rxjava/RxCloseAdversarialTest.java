@@ -99,6 +99,14 @@ class RxCloseAdversarialTest {
   @Test
   void aSingleOnAShutDownRxSchedulerDoesNotRunItsBody() throws Exception {
     try (TestSupport.Reported reported = new TestSupport.Reported()) {
+      // Warm up (class loading), so that the subscription below comes well within the 50 ms
+      // before the scheduler's shutdown probe first polls.
+      ExecutorService warmPool = Executors.newSingleThreadExecutor();
+      try (Scheduler warm = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(warmPool))) {
+        assertEquals("warm", PicosRx.single(warm, () -> "warm").blockingGet());
+      } finally {
+        warmPool.shutdown();
+      }
       ExecutorService pool = Executors.newSingleThreadExecutor();
       Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(pool));
       pool.shutdown();
