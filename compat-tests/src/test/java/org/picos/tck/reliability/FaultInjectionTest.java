@@ -419,9 +419,14 @@ class FaultInjectionTest {
   void aFiberWhoseSliceAnRxExecutorSchedulerDroppedStillEnds() throws Exception {
     ExecutorService pool = Executors.newSingleThreadExecutor(r -> new Thread(r, "dropping-rx-pool"));
     Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(pool));
-    RxJavaPlugins.setErrorHandler(e -> {}); // Rx reports every refused task
+    List<Throwable> rxErrors = new java.util.concurrent.CopyOnWriteArrayList<>();
+    RxJavaPlugins.setErrorHandler(rxErrors::add); // Rx reports every task the shut-down pool refuses
     try {
       droppedSliceStillEnds(s, pool::shutdownNow);
+      for (Throwable e : rxErrors) {
+        Throwable cause = e instanceof io.reactivex.rxjava3.exceptions.UndeliverableException ? e.getCause() : e;
+        assertInstanceOf(RejectedExecutionException.class, cause, "RxJava reported " + e);
+      }
     } finally {
       RxJavaPlugins.setErrorHandler(null);
       pool.shutdownNow();

@@ -39,6 +39,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
+import java.util.regex.Pattern;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -76,6 +78,9 @@ import reactor.core.publisher.Mono;
  * where they exist. Closing a bridge's scheduler leaves its host running (it belongs to the
  * caller), so its threads are not checked then, and the Netty channels' fibers, which belong to
  * the loop rather than to the closed scheduler, join only the cases that stop the loop.
+ *
+ * <p>To replay: {@code -Dpicos.matrix.repeat=N} runs every case N times in one JVM, and
+ * {@code -Dpicos.matrix.skip=REGEX} leaves out the host kinds whose name matches.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class ShutdownMatrixTest {
@@ -94,8 +99,11 @@ class ShutdownMatrixTest {
   }
 
   static Stream<Arguments> cases() {
-    return kinds().stream().flatMap(k -> k.stops().entrySet().stream()
-        .map(e -> Arguments.of(k, e.getKey(), e.getValue())));
+    int repeat = Integer.getInteger("picos.matrix.repeat", 1);
+    Pattern skip = Pattern.compile(System.getProperty("picos.matrix.skip", "$^"));
+    List<Kind> kinds = kinds().stream().filter(k -> !skip.matcher(k.name()).find()).toList();
+    return IntStream.range(0, repeat).boxed().flatMap(round -> kinds.stream())
+        .flatMap(k -> k.stops().entrySet().stream().map(e -> Arguments.of(k, e.getKey(), e.getValue())));
   }
 
   @ParameterizedTest(name = "{0} stopped by {2}")
