@@ -962,7 +962,11 @@ public abstract class SchedulerTck {
       if (System.nanoTime() > deadline) {
         fail(ended.get() + " of " + n + " fibers ended within " + ShutdownScenario.BOUND);
       }
-      Thread.onSpinWait();
+      try {
+        Thread.sleep(1);
+      } catch (InterruptedException e) {
+        throw new AssertionError("interrupted", e);
+      }
     }
   }
 
@@ -1025,9 +1029,10 @@ public abstract class SchedulerTck {
         assertTrue(e.getMessage().contains("closed"), e.getMessage());
       }
       awaitEnded(ended, n);
-      assertTrue(uncaught.awaitReports(r -> r.failure() instanceof InjectedFailure, n, ShutdownScenario.BOUND),
-          "every injected failure is reported: " + uncaught.reports());
+      assertTrue(uncaught.awaitReports(r -> r.failure() instanceof InjectedFailure f && sites.contains(f.site()),
+          n, ShutdownScenario.BOUND), "every injected failure is reported: " + uncaught.reports());
       List<String> reported = new ArrayList<>(uncaught.injectedSites());
+      reported.retainAll(sites);
       java.util.Collections.sort(reported);
       java.util.Collections.sort(sites);
       assertEquals(sites, reported, "each injected failure is reported exactly once");
@@ -1070,9 +1075,13 @@ public abstract class SchedulerTck {
         assertEquals(i, fibers.get(i).await(), "the fiber's value stands");
       }
       if (carrierReportsVisible()) {
-        assertTrue(uncaught.awaitReports(r -> r.failure() instanceof InjectedFailure, n, ShutdownScenario.BOUND),
-            "every callback failure is reported: " + uncaught.reports());
-        assertEquals(n, uncaught.injectedSites().size(), "reported once each: " + uncaught.reports());
+        java.util.function.Predicate<String> mine = site -> site.startsWith("completion callback of returning fiber ");
+        assertTrue(uncaught.awaitReports(r -> r.failure() instanceof InjectedFailure f && mine.test(f.site()),
+            n, ShutdownScenario.BOUND), "every callback failure is reported: " + uncaught.reports());
+        assertEquals(n, uncaught.injectedSites().stream().filter(mine).distinct().count(),
+            "each callback failure is reported: " + uncaught.reports());
+        assertEquals(n, uncaught.injectedSites().stream().filter(mine).count(),
+            "each callback failure is reported once: " + uncaught.reports());
       }
       for (int round = 0; round < 3; round++) {
         assertEquals("after", scheduler.run(() -> {
