@@ -333,10 +333,8 @@ class FaultInjectionTest {
         .build();
     try {
       AtomicInteger sleptInProtect = new AtomicInteger();
-      AtomicBoolean armed = new AtomicBoolean();
       Computation<Object> protectedSleep = s.start(() -> {
         Control.protect(() -> {
-          armed.set(true);
           Control.sleep(Duration.ofMillis(100)); // armed on the dropping timer
           sleptInProtect.incrementAndGet();
           return null;
@@ -357,8 +355,8 @@ class FaultInjectionTest {
           });
         }
       });
-      waitUntil("both fibers wait", () -> armed.get() && awaited(waiting));
-      assertTrue(given.get() >= 1, "the protected sleep went to the host timer");
+      waitUntil("the protected sleep armed the host timer, and the other fiber waits",
+          () -> given.get() >= 1 && awaited(waiting));
       ShutdownScenario.withinBound("close() of " + s + " with its timer dropping everything", BOUND, s::close);
       assertEquals(1, sleptInProtect.get(), "the protected sleep ended");
       assertEquals(1, cleaned.get(), "the cleanup's sleep ended");
