@@ -105,6 +105,29 @@ public final class FiberChannel {
    * Reading: readRequested is true from a ctx.read() until the next channelReadComplete; a read
    * is requested whenever the buffer is empty and the channel has not ended, never while it
    * holds messages.
+   *
+   * Waiting in read() (reader is the one waiting fiber's trigger):
+   *   IDLE      reader == null. read() takes a buffered message, throws an unthrown pipeline
+   *             failure, or returns null once ended, in that order; else it goes to
+   *   PUBLISHED reader = fresh trigger, set BEFORE read() flushes or requests a read. Any call
+   *             into Netty can run channelRead / exceptionCaught / channelInactive on this very
+   *             stack (the local transport delivers a peer's reply, sent from the peer's own
+   *             channelRead on the same loop, before the flush returns; ctx.read() delivers
+   *             what the transport already holds). Each of those events adds its effect first
+   *             (message buffered, pipelineFailure set, ended set) and then signals reader.
+   *   WAITING   read() awaits the trigger; a trigger signalled while PUBLISHED returns at once,
+   *             so nothing delivered since the checks in IDLE is missed. Woken by a delivery,
+   *             by end(), or by the fiber's cancellation (await returns the cause).
+   *   back to IDLE: reader = null (in a finally), then read() rechecks the buffer, the failure
+   *             and ended before waiting again; a cancellation other than closeCause is thrown
+   *             (closeCause means the channel ended: drain, then null).
+   * Waiting in write() (writers holds one trigger per waiting fiber):
+   *   the fiber checks its cancellation, ended and isWritable(); if unwritable with unflushed
+   *   writes it flushes (which may make the channel writable and fire
+   *   channelWritabilityChanged synchronously, with no writer listed yet) and checks again.
+   *   Only when unwritable with nothing to flush does it add a fresh trigger to writers and
+   *   await it, with no call into Netty in between; channelWritabilityChanged (writable) and
+   *   end() signal every listed trigger; the waiter removes its own (finally) and checks again.
    */
   private final Handler handler;
   private final Events events = new Events();
@@ -180,12 +203,16 @@ public final class FiberChannel {
         throw new IllegalStateException("FiberChannel.read: another fiber is already reading "
             + ctx.channel() + "; read from one fiber at a time and hand messages on");
       }
-      flushIfNeeded();
-      requestRead();
+      // Publish the waiter before anything that can deliver: the flush and the read request
+      // may run the pipeline's channelRead, exceptionCaught or channelInactive on this very
+      // stack (a peer on the same loop answering at once), and they signal `reader`.
       Trigger arrived = Trigger.create();
       reader = arrived;
       Throwable cancel;
       try {
+        flushIfNeeded();
+        requestRead();
+        // A delivery during the calls above signalled the trigger: await returns at once.
         cancel = arrived.await();
       } finally {
         reader = null;
@@ -259,13 +286,19 @@ public final class FiberChannel {
   }
 
   private void awaitWritable() {
-    Fiber.check();
-    while (!ended && !ctx.channel().isWritable()) {
+    for (;;) {
+      // Checked on every pass: the flush below may close the channel, which cancels the fiber.
+      Fiber.check();
+      if (ended || ctx.channel().isWritable()) {
+        return;
+      }
       if (unflushed) {
         // A flush may drain the buffer and report writability at once: check again.
         flush();
         continue;
       }
+      // Nothing between the check above and the await below calls into Netty, so writability
+      // cannot change unseen in between; channelWritabilityChanged signals the trigger later.
       Trigger writable = Trigger.create();
       writers.add(writable);
       Throwable cancel;

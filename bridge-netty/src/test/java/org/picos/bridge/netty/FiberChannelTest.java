@@ -230,6 +230,48 @@ class FiberChannelTest {
   }
 
   @Test
+  void cancellingAFiberSuspendedInWriteThrowsItsCauseAndReleasesTheMessage() throws Exception {
+    int chunk = 16 * 1024;
+    Recorder recorder = new Recorder();
+    Computation<FiberChannel> blocked = Computation.create();
+    Computation<Throwable> thrown = Computation.create();
+    Computation<ByteBuf> unwritten = Computation.create();
+    try (Loopback net = new Loopback()) {
+      net.serve(pipeline(PicosNetty.fiberPerChannel(ch -> {
+        byte[] data = new byte[chunk];
+        // Until even a flush leaves the channel unwritable: the peer's socket buffers are full.
+        do {
+          ch.write(Unpooled.wrappedBuffer(data));
+          ch.flush();
+        } while (ch.channel().isWritable());
+        ByteBuf last = Unpooled.wrappedBuffer(data);
+        unwritten.tryReturn(last);
+        blocked.tryReturn(ch);
+        try {
+          ch.write(last);
+          thrown.tryReturn(new AssertionError("write returned on a channel nobody drains"));
+        } catch (Throwable t) {
+          thrown.tryReturn(t);
+          throw t;
+        }
+      }), recorder), b -> b.childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
+          new WriteBufferWaterMark(8 * 1024, 32 * 1024)).childOption(ChannelOption.SO_SNDBUF, 8192));
+      Channel client = net.connect(new Collector(Integer.MAX_VALUE),
+          b -> b.option(ChannelOption.AUTO_READ, false));
+      FiberChannel fc = blocked.await();
+      CancellationException stop = new CancellationException("stop writing");
+      // The fiber suspends in write() within the loop task that completed `blocked`.
+      fc.channel().eventLoop().submit(() -> fc.computation().tryCancel(stop)).sync();
+      assertSame(stop, thrown.await());
+      assertTrue(fc.channel().closeFuture().await(10, TimeUnit.SECONDS), "the channel closed");
+      client.config().setAutoRead(true);
+      assertTrue(client.closeFuture().await(10, TimeUnit.SECONDS), "the peer saw the close");
+      assertEquals(0, unwritten.await().refCnt(), "write released the message it did not write");
+      assertTrue(recorder.caught.isEmpty(), "a cancellation is not a failure: " + recorder.caught);
+    }
+  }
+
+  @Test
   void closingTheChannelCancelsTheFiber() throws Exception {
     Recorder recorder = new Recorder();
     Computation<Throwable> seen = Computation.create();

@@ -59,6 +59,11 @@ final class FiberFlux<T> extends Flux<T> {
    *   Canceled       --body ends (fiber)------> stays  nothing sent; a failure other than the
    *                                                    cancellation goes to onErrorDropped
    * </pre>
+   * A value {@code emit} does not deliver because the state is no longer ACTIVE (or because the
+   * fiber was cancelled while it waited for demand) goes to the discard hook
+   * ({@link Operators#onDiscard}) before {@code emit} throws; one it delivers is the
+   * subscriber's, even if a cancel races with the delivery. So every emitted value reaches
+   * exactly one of the two.
    * Entering Canceled or BadRequest cancels the fiber's computation with {@code cause} (a
    * {@link CancellationException}; it wakes the fiber wherever it awaits) and signals the
    * waiter. DONE and Canceled are final.
@@ -183,14 +188,14 @@ final class FiberFlux<T> extends Flux<T> {
     /**
      * A failure nobody can receive any more goes to Reactor's dropped-error hook, unless it is
      * just the cancellation unwinding the body (the subscriber's, or whatever cancelled the
-     * fiber's computation).
+     * fiber's computation), or a failure caused by it, as for {@link PicosReactor#mono}.
      */
     private void dropUnlessCancellation(
         Throwable failure, CancellationException cause, Computation<?> fiberToken) {
-      if (failure == null || failure == cause) {
+      if (failure == null || failure == cause || failure.getCause() == cause) {
         return;
       }
-      if (fiberToken != null && failure == fiberToken.canceled()) {
+      if (fiberToken != null && PicosReactor.isCancellationOf(fiberToken, failure)) {
         return;
       }
       Operators.onErrorDropped(failure, actual.currentContext());
@@ -207,6 +212,7 @@ final class FiberFlux<T> extends Flux<T> {
       for (;;) {
         Object s = state;
         if (s != null) {
+          Operators.onDiscard(value, actual.currentContext());
           throw stopped(s);
         }
         long d = demand;
@@ -230,6 +236,7 @@ final class FiberFlux<T> extends Flux<T> {
           waiter = null;
         }
         if (cause != null) {
+          Operators.onDiscard(value, actual.currentContext());
           throw Computation.unchecked(cause);
         }
       }

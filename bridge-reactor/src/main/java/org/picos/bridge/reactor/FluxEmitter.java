@@ -20,7 +20,8 @@ public interface FluxEmitter<T> {
    * <p>Cancellation: once the subscriber has cancelled (or requested a non-positive amount),
    * or the fiber's computation is cancelled while it waits for demand, this throws the
    * cancellation cause (a {@link java.util.concurrent.CancellationException} describing what
-   * happened) and delivers nothing. Let it propagate: the body should end.
+   * happened) and delivers nothing: {@code value} goes to Reactor's discard hook
+   * ({@code doOnDiscard}) instead. Let the exception propagate: the body should end.
    *
    * @throws NullPointerException if {@code value} is null (Reactive Streams forbids null elements)
    * @throws IllegalStateException if called from another fiber or thread than the body's

@@ -29,48 +29,91 @@ import reactor.util.context.Context;
  *
  * <h2>Demand</h2>
  * The subscription first requests {@code prefetch} elements; each time the consumer has taken
- * {@code limit = prefetch - prefetch / 2} of them it requests {@code limit} more, so the buffer
- * never holds more than {@code prefetch} elements and the producer is kept busy.
+ * {@code limit = prefetch - prefetch / 4} of them (at least 1) it requests {@code limit} more,
+ * so the buffer never holds more than {@code prefetch} elements and the producer is kept busy.
  *
- * <h2>Threading and cancellation</h2>
- * One consumer (fiber or thread) uses the iterator; the publisher's signals may come from any
- * thread. {@link #hasNext()} suspends the consumer fiber (a plain thread blocks) until an
- * element or the end arrives. The consumer's signalling is the same no-lost-wake-up pattern as
- * the emitter's: it publishes a trigger in {@code waiter}, then re-checks the buffer and
- * {@code done}; the subscriber adds to the buffer or sets {@code done}, then signals the waiter.
- * If the consumer fiber is cancelled while waiting, the subscription is cancelled and
- * {@code hasNext} throws the cancellation cause. {@link #close()} cancels the subscription.
+ * <h2>Threading</h2>
+ * One consumer (fiber or thread) calls {@code hasNext} and {@code next}; the publisher's
+ * signals may come from any thread, and {@link #close()} from any thread at any time.
+ * {@link #hasNext()} suspends the consumer fiber (a plain thread blocks) until an element or
+ * the end arrives.
+ *
+ * <h2>Closing and cancellation</h2>
+ * {@link #close()} cancels the subscription and wakes a consumer waiting in {@code hasNext()},
+ * which then returns {@code false}; from then on {@code hasNext()} returns {@code false} and
+ * {@code next()} throws {@link NoSuchElementException}. An element {@code hasNext()} has
+ * already answered {@code true} for is still returned by the following {@code next()}. The
+ * elements left in the buffer, and those the publisher still sends, go to Reactor's discard
+ * hook ({@link Operators#onDiscard}, with the iterator's context). If the consumer fiber is
+ * cancelled while waiting, the iterator is closed and {@code hasNext()} throws the
+ * cancellation cause.
+ *
+ * <h2>Errors</h2>
+ * The Flux's error is thrown by {@code hasNext()} once the elements before it are taken, once;
+ * the iterator is then closed. An error the consumer never receives, because it arrived after
+ * {@code close()} or arrived before it but was never reached, goes to
+ * {@code Hooks.onErrorDropped} ({@link Operators#onErrorDropped}), exactly once.
+ *
+ * <h2>State machine</h2>
+ * {@code state}, changed by CAS or getAndSet:
+ * <pre>
+ *   OPEN      --onComplete------------------&gt; COMPLETED
+ *   OPEN      --onError(e)------------------&gt; FAILED     (error written before the CAS)
+ *   OPEN, COMPLETED --close()---------------&gt; CLOSED
+ *   FAILED    --close()---------------------&gt; CLOSED     close() reports the error to the hook
+ *   FAILED    --hasNext() finds the buffer empty--&gt; CLOSED, and hasNext() throws the error
+ *   COMPLETED, FAILED, CLOSED --onError(e)--&gt; unchanged, e reported to the hook
+ * </pre>
+ * Only the one that moves FAILED on (the consumer throwing, or close() reporting) owns the
+ * error, so it is delivered once. The consumer reads {@code state} before the buffer, and the
+ * publisher adds to the buffer before changing {@code state}, so no element sent before the
+ * end is missed.
+ *
+ * <p>Waiting without a lost wake-up: the consumer publishes a fresh trigger in {@code waiter}
+ * and then re-checks the buffer and {@code state}; the publisher and {@code close()} write the
+ * buffer or {@code state} and then take the waiter ({@code getAndSet(null)}) and signal it.
+ * All of it is volatile, so one side sees the other. Elements arriving after the close are
+ * discarded by {@code onNext} itself, which checks {@code state} after adding to the buffer,
+ * while {@code close()} drains the buffer after setting {@code state}; each element is taken
+ * by one poll, so it is discarded (or returned) once.
  *
  * @param <T> the element type
  */
 public final class FluxIterator<T> implements Iterator<T>, Iterable<T>, AutoCloseable {
+  private static final int OPEN = 0;
+  private static final int COMPLETED = 1;
+  private static final int FAILED = 2;
+  private static final int CLOSED = 3;
+  private static final VarHandle STATE;
   private static final VarHandle WAITER;
 
   static {
     try {
-      WAITER = MethodHandles.lookup().findVarHandle(FluxIterator.class, "waiter", Trigger.class);
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      STATE = l.findVarHandle(FluxIterator.class, "state", int.class);
+      WAITER = l.findVarHandle(FluxIterator.class, "waiter", Trigger.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
   }
 
-  private final int limit;
   private final int prefetch;
+  private final int limit;
   private final Context context;
   private final Queue<T> buffer = new ConcurrentLinkedQueue<>();
   private final AtomicReference<Subscription> upstream = new AtomicReference<>();
-  private volatile boolean done;
-  private volatile Throwable error;
+  private volatile int state;
+  /** The Flux's error; written before the CAS to FAILED, read by the one that moves it on. */
+  private Throwable error;
   private volatile Trigger waiter;
-  private volatile boolean closed;
-  /** Consumer side only. */
+  /** Consumer only: the element hasNext() found, taken since the last request, iterator(). */
+  private T next;
   private int consumed;
   private boolean iterated;
-  private boolean errorThrown;
 
   FluxIterator(int prefetch, Context context) {
     this.prefetch = prefetch;
-    this.limit = prefetch - (prefetch >> 1);
+    this.limit = Math.max(1, prefetch - (prefetch >> 2));
     this.context = context;
   }
 
@@ -94,23 +137,29 @@ public final class FluxIterator<T> implements Iterator<T>, Iterable<T>, AutoClos
       @Override
       public void onNext(T value) {
         buffer.offer(value);
+        if (state == CLOSED) {
+          discardBuffered();
+        }
         wake();
       }
 
       @Override
       public void onError(Throwable e) {
-        if (done || closed) {
-          Operators.onErrorDropped(e, context);
+        if (state != OPEN) {
+          dropped(e); // after close(), or a second terminal signal
           return;
         }
-        error = e;
-        done = true;
+        error = e; // signals are serial: no other onError writes it meanwhile
+        if (!STATE.compareAndSet(FluxIterator.this, OPEN, FAILED)) {
+          dropped(e);
+          return;
+        }
         wake();
       }
 
       @Override
       public void onComplete() {
-        done = true;
+        STATE.compareAndSet(FluxIterator.this, OPEN, COMPLETED);
         wake();
       }
     };
@@ -120,6 +169,16 @@ public final class FluxIterator<T> implements Iterator<T>, Iterable<T>, AutoClos
     Trigger t = (Trigger) WAITER.getAndSet(this, null);
     if (t != null) {
       t.signal();
+    }
+  }
+
+  private void dropped(Throwable e) {
+    Operators.onErrorDropped(e, context);
+  }
+
+  private void discardBuffered() {
+    for (T item; (item = buffer.poll()) != null; ) {
+      Operators.onDiscard(item, context);
     }
   }
 
@@ -140,93 +199,115 @@ public final class FluxIterator<T> implements Iterator<T>, Iterable<T>, AutoClos
 
   /**
    * Whether another element is available, waiting for one if needed: suspends the calling fiber
-   * (a plain thread blocks) until an element arrives or the Flux ends.
+   * (a plain thread blocks) until an element arrives, the Flux ends or the iterator is closed.
+   * Returns {@code false} once the Flux has completed and every element was taken, or once the
+   * iterator is closed (also by a {@link #close()} from another thread while it waits).
    *
    * @throws RuntimeException the Flux's error (checked ones wrapped in a
    *     {@link java.util.concurrent.CompletionException}), once; or the fiber's cancellation
-   *     cause, after cancelling the subscription
+   *     cause, after closing the iterator
    * @throws IllegalStateException if it would block a Reactor non-blocking thread outside a fiber
    */
   @Override
   public boolean hasNext() {
+    if (next != null) {
+      return true;
+    }
     for (;;) {
-      if (closed) {
-        buffer.clear();
+      int s = state;
+      if (s == CLOSED) {
         return false;
       }
-      if (!buffer.isEmpty()) {
+      T item = buffer.poll();
+      if (item != null) {
+        next = item;
+        if (++consumed == limit) {
+          consumed = 0;
+          Subscription up = upstream.get();
+          if (up != null) {
+            up.request(limit);
+          }
+        }
         return true;
       }
-      if (done) {
-        return endOfElements();
+      if (s == COMPLETED) {
+        return false;
       }
-      Trigger t = Trigger.create();
-      waiter = t;
-      if (!buffer.isEmpty() || done || closed) {
-        WAITER.compareAndSet(this, t, null);
-        continue;
+      if (s == FAILED) {
+        if (STATE.compareAndSet(this, FAILED, CLOSED)) {
+          throw Computation.unchecked(error);
+        }
+        continue; // close() took the error
       }
-      Throwable cause;
-      try {
-        PicosReactor.checkMayBlock("FluxIterator.hasNext()");
-        cause = t.await();
-      } catch (RuntimeException | Error e) {
-        close();
-        throw e;
-      }
-      if (cause != null) {
-        close();
-        throw Computation.unchecked(cause);
-      }
+      awaitSignal();
     }
   }
 
-  private boolean endOfElements() {
-    if (!buffer.isEmpty()) {
-      return true;
+  private void awaitSignal() {
+    Trigger t = Trigger.create();
+    waiter = t;
+    if (!buffer.isEmpty() || state != OPEN) {
+      WAITER.compareAndSet(this, t, null);
+      return;
     }
-    Throwable e = error;
-    if (e != null && !errorThrown) {
-      errorThrown = true;
-      throw Computation.unchecked(e);
+    Throwable cause;
+    try {
+      PicosReactor.checkMayBlock("FluxIterator.hasNext()");
+      cause = t.await();
+    } catch (RuntimeException | Error cannotWait) {
+      WAITER.compareAndSet(this, t, null);
+      close();
+      throw cannotWait;
     }
-    return false;
+    WAITER.compareAndSet(this, t, null);
+    if (cause != null) {
+      close();
+      throw Computation.unchecked(cause);
+    }
   }
 
   /**
    * The next element, waiting for it as {@link #hasNext()} does; requests more from the Flux
-   * each time half of the prefetch has been consumed.
+   * each time {@code limit} elements have been taken.
    *
-   * @throws NoSuchElementException if the Flux has ended
+   * @throws NoSuchElementException if there is none: the Flux has ended or the iterator was
+   *     closed
+   * @throws RuntimeException as {@link #hasNext()}
    */
   @Override
   public T next() {
     if (!hasNext()) {
-      throw new NoSuchElementException("FluxIterator.next: the Flux has no more elements");
+      throw new NoSuchElementException("FluxIterator.next: no more elements (the Flux has ended"
+          + " or the iterator was closed); check hasNext() first");
     }
-    T value = buffer.poll();
-    if (++consumed == limit) {
-      consumed = 0;
-      Subscription s = upstream.get();
-      if (s != null) {
-        s.request(limit);
-      }
-    }
-    return value;
+    T item = next;
+    next = null;
+    return item;
   }
 
   /**
-   * Cancels the subscription (if the Flux has not ended) and drops buffered elements; from then
-   * on {@link #hasNext()} answers {@code false}, and a consumer waiting in it wakes up and does
-   * so. Idempotent; safe from any thread.
+   * Cancels the subscription (if the Flux has not ended), discards buffered elements and wakes
+   * a consumer waiting in {@link #hasNext()}, which then returns {@code false}; an error that
+   * arrived and was not yet thrown goes to {@code Hooks.onErrorDropped}. Idempotent; safe from
+   * any thread; does not wait.
    */
   @Override
   public void close() {
-    closed = true;
+    int previous = (int) STATE.getAndSet(this, CLOSED);
     Subscription s = upstream.getAndSet(Operators.cancelledSubscription());
     if (s != null) {
       s.cancel();
     }
+    discardBuffered();
+    if (previous == FAILED) {
+      dropped(error);
+    }
     wake();
+  }
+
+  @Override
+  public String toString() {
+    int s = state;
+    return "FluxIterator[" + (s == OPEN ? "open" : s == CLOSED ? "closed" : "ended") + "]";
   }
 }

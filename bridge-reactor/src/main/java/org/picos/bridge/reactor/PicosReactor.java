@@ -22,7 +22,6 @@ import reactor.core.Disposable;
 import reactor.core.Fuseable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.publisher.MonoSink;
 import reactor.core.publisher.Operators;
 import reactor.util.context.Context;
 import reactor.util.context.ContextView;
@@ -108,8 +107,11 @@ public final class PicosReactor {
    * subscriber's context.
    *
    * <p>Cancellation: cancelling or disposing the subscription cancels the fiber's computation,
-   * waking the fiber wherever it awaits. If the body then fails with anything but that
-   * cancellation, the failure goes to {@code Hooks.onErrorDropped}.
+   * waking the fiber wherever it awaits; a subscriber that cancels in {@code onSubscribe} starts
+   * no fiber. Whatever the body ends with is reported exactly once: to the subscriber if it
+   * ended before the cancel, else a value to the discard hook ({@code doOnDiscard}) and a
+   * failure to {@code Hooks.onErrorDropped}; the cancellation itself unwinding the body (or a
+   * failure caused by it) is no error and is not reported anywhere.
    *
    * <p>If the fiber cannot be started (the scheduler is closed), the subscriber gets the
    * {@link org.picos.SchedulerClosedException}.
@@ -122,7 +124,7 @@ public final class PicosReactor {
 
   private static <T> Mono<T> monoOn(Scheduler scheduler, Callable<? extends T> body) {
     Objects.requireNonNull(body, "body");
-    return Mono.create(sink -> new MonoRun<T>(sink).start(scheduler, body));
+    return new FiberMono<>(scheduler, body);
   }
 
   /**
@@ -146,8 +148,9 @@ public final class PicosReactor {
    * with {@code n <= 0}, which ends it with an {@link IllegalArgumentException}.
    *
    * <p>Cancellation: cancelling the subscription cancels the fiber's computation, waking it
-   * wherever it awaits; {@code emit} then throws the cancellation. If the body then fails with
-   * anything but that cancellation, the failure goes to {@code Hooks.onErrorDropped}.
+   * wherever it awaits; {@code emit} then throws the cancellation (its value goes to the
+   * discard hook). If the body then fails with anything but that cancellation, the failure goes
+   * to {@code Hooks.onErrorDropped}, once.
    *
    * @throws NullPointerException if an argument is null
    */
@@ -171,60 +174,21 @@ public final class PicosReactor {
   }
 
   /**
-   * One subscription of a {@link #mono}: the fiber's computation, the subscriber's cancellation
-   * and the delivery of the outcome.
+   * Whether {@code failure} is {@code computation}'s cancellation cause, or caused by it (within
+   * a few levels of causes): the cancellation unwinding a body, which is no error.
    */
-  private static final class MonoRun<T> implements Disposable {
-    private final MonoSink<T> sink;
-    /** The cause given to the fiber when the subscriber cancels; made only then. */
-    private volatile CancellationException canceled;
-    private volatile Computation<T> computation;
-
-    MonoRun(MonoSink<T> sink) {
-      this.sink = sink;
+  static boolean isCancellationOf(Computation<?> computation, Throwable failure) {
+    Throwable cause = computation.canceled();
+    if (cause == null) {
+      return false;
     }
-
-    void start(Scheduler scheduler, Callable<? extends T> body) {
-      ContextView context = sink.contextView();
-      Computation<T> c = startFiber(scheduler, () -> {
-        CONTEXT.set(context);
-        try {
-          return body.call();
-        } catch (Throwable failure) {
-          Throwable cause = Fiber.current().computation().canceled();
-          if (cause != null && cause != failure) {
-            Operators.onErrorDropped(failure, Context.of(context));
-          }
-          throw failure;
-        }
-      });
-      computation = c;
-      sink.onCancel(this);
-      c.whenDone(() -> deliver(c));
-    }
-
-    private void deliver(Computation<T> c) {
-      Throwable cause = c.canceled();
-      if (cause == null) {
-        T value = c.resultNow();
-        if (value == null) {
-          sink.success();
-        } else {
-          sink.success(value);
-        }
-      } else if (cause != canceled) {
-        sink.error(cause);
+    int depth = 0;
+    for (Throwable t = failure; t != null && depth < 32; t = t.getCause(), depth++) {
+      if (t == cause) {
+        return true;
       }
     }
-
-    /** The subscriber cancelled (Reactor calls this once). */
-    @Override
-    public void dispose() {
-      CancellationException cause =
-          new CancellationException("The Mono subscriber cancelled its subscription");
-      canceled = cause;
-      computation.tryCancel(cause);
-    }
+    return false;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -291,10 +255,12 @@ public final class PicosReactor {
 
   /**
    * Subscribes to {@code flux} and returns an iterator over its elements that requests
-   * {@code prefetch} elements at first and then, each time half of them are consumed, that many
-   * again, so at most {@code prefetch} elements are ever buffered. {@code hasNext()} suspends the
-   * fiber (or blocks a plain thread) while waiting. Use it in try-with-resources:
-   * {@code close()} cancels the subscription if the iteration stops early.
+   * {@code prefetch} elements at first and then, each time three quarters of them are consumed,
+   * that many again, so at most {@code prefetch} elements are ever buffered. {@code hasNext()}
+   * suspends the fiber (or blocks a plain thread) while waiting. Use it in try-with-resources:
+   * {@code close()} (safe from any thread) cancels the subscription if the iteration stops
+   * early, and a consumer waiting in {@code hasNext()} then gets {@code false}. An error the
+   * consumer never receives goes to {@code Hooks.onErrorDropped}; see {@link FluxIterator}.
    *
    * @throws IllegalArgumentException if {@code prefetch} is not positive
    * @see FluxIterator

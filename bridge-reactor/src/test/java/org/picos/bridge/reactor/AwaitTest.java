@@ -177,7 +177,7 @@ class AwaitTest {
     assertEquals(19, seen.get(19));
     assertEquals(8L, requests.get(0));
     for (Long r : requests.subList(1, requests.size())) {
-      assertEquals(4L, r);
+      assertEquals(6L, r);
     }
   }
 

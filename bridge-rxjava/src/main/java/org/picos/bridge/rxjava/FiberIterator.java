@@ -1,34 +1,24 @@
 package org.picos.bridge.rxjava;
 
-import io.reactivex.rxjava3.core.Flowable;
-import io.reactivex.rxjava3.core.FlowableSubscriber;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicReference;
 import org.picos.Computation;
 import org.picos.Trigger;
+import io.reactivex.rxjava3.core.FlowableSubscriber;
+import io.reactivex.rxjava3.plugins.RxJavaPlugins;
 import org.reactivestreams.Subscription;
 
 /**
- * An iterator over a {@link Flowable}'s items for one fiber, from {@link PicosRx#iterate}:
+ * An iterator over a {@code Flowable}'s items for one fiber, from {@link PicosRx#iterate}:
  * {@link #hasNext()} suspends the fiber (or blocks a plain thread) until an item, the end or a
- * failure arrives.
+ * failure arrives. It is an {@link Iterator} and, for the enhanced {@code for} loop, an
+ * {@link Iterable} whose {@link #iterator()} returns itself (once).
  *
- * <h2>Demand</h2>
- * {@code prefetch} items are requested on subscription; after every {@code limit} items taken
- * ({@code limit} is three quarters of {@code prefetch}, at least 1) that many more are
- * requested, so at most {@code prefetch} items are ever waiting in the buffer and the upstream
- * is rarely idle.
- *
- * <h2>Cancellation</h2>
- * {@link #close()} cancels the subscription and drops the buffer; use try-with-resources when
- * the loop may stop early. If the fiber is cancelled while waiting in {@code hasNext()}, the
- * subscription is cancelled and {@code hasNext()} throws the fiber's cancellation cause. A
- * failed Flowable makes {@code hasNext()} throw its failure (checked ones wrapped in a
- * {@link java.util.concurrent.CompletionException}), after the items that came before it.
- *
- * <h2>Use</h2>
  * <pre>{@code
  * try (FiberIterator<Order> orders = PicosRx.iterate(orderFlowable, 32)) {
  *   for (Order order : orders) {
@@ -36,22 +26,74 @@ import org.reactivestreams.Subscription;
  *   }
  * }
  * }</pre>
- * It is {@link Iterable} only for the for-each loop: {@link #iterator()} returns the iterator
- * itself, so it can be walked once.
+ *
+ * <h2>Demand</h2>
+ * The subscription first requests {@code prefetch} items; each time the consumer has taken
+ * {@code limit = prefetch - prefetch / 4} of them (at least 1) it requests {@code limit} more,
+ * so the buffer never holds more than {@code prefetch} items and the upstream is rarely idle.
  *
  * <h2>Threading</h2>
- * {@code hasNext}, {@code next} and {@code close} are for one fiber (or thread) at a time; the
- * upstream may signal from any thread.
+ * One consumer (fiber or thread) calls {@code hasNext} and {@code next}; the upstream may
+ * signal from any thread, and {@link #close()} may be called from any thread at any time.
  *
- * <h2>Waiting without a lost wake-up</h2>
- * The consumer publishes a fresh trigger in {@code parked} and then re-checks the buffer and
- * {@code done}; the upstream adds to the buffer (or sets {@code done}) and then signals
- * {@code parked}. Both sides write before they read, on volatiles, so one of them sees the
- * other.
+ * <h2>Closing and cancellation</h2>
+ * {@link #close()} cancels the subscription and wakes a consumer waiting in {@code hasNext()},
+ * which then returns {@code false}; from then on {@code hasNext()} returns {@code false} and
+ * {@code next()} throws {@link NoSuchElementException}. An item {@code hasNext()} has already
+ * answered {@code true} for is still returned by the following {@code next()}. Items left in
+ * the buffer, and those the upstream still sends, are dropped (RxJava has no hook for items).
+ * If the fiber is cancelled while waiting in {@code hasNext()}, the iterator is closed and
+ * {@code hasNext()} throws the fiber's cancellation cause.
+ *
+ * <h2>Errors</h2>
+ * A failed Flowable makes {@code hasNext()} throw its failure (checked ones wrapped in a
+ * {@link java.util.concurrent.CompletionException}), after the items that came before it,
+ * once; the iterator is then closed. A failure the consumer never receives, because it arrived
+ * after {@code close()} or arrived before it but was never reached, goes to
+ * {@link RxJavaPlugins#onError}, exactly once.
+ *
+ * <h2>State machine</h2>
+ * {@code state}, changed by CAS or getAndSet:
+ * <pre>
+ *   OPEN      --onComplete------------------&gt; COMPLETED
+ *   OPEN      --onError(e)------------------&gt; FAILED     (error written before the CAS)
+ *   OPEN, COMPLETED --close()---------------&gt; CLOSED
+ *   FAILED    --close()---------------------&gt; CLOSED     close() reports the error to the hook
+ *   FAILED    --hasNext() finds the buffer empty--&gt; CLOSED, and hasNext() throws the error
+ *   COMPLETED, FAILED, CLOSED --onError(e)--&gt; unchanged, e reported to the hook
+ * </pre>
+ * Only the one that moves FAILED on (the consumer throwing, or close() reporting) owns the
+ * error, so it is delivered once. The consumer reads {@code state} before the buffer, and the
+ * upstream adds to the buffer before changing {@code state}, so no item sent before the end is
+ * missed.
+ *
+ * <p>Waiting without a lost wake-up: the consumer publishes a fresh trigger in {@code waiter}
+ * and then re-checks the buffer and {@code state}; the upstream and {@code close()} write the
+ * buffer or {@code state} and then take the waiter ({@code getAndSet(null)}) and signal it.
+ * All of it is volatile, so one side sees the other. Items arriving after the close are
+ * dropped by {@code onNext} itself, which checks {@code state} after adding to the buffer,
+ * while {@code close()} drains the buffer after setting {@code state}.
  *
  * @param <T> the type of the items
  */
 public final class FiberIterator<T> implements Iterator<T>, Iterable<T>, AutoCloseable {
+  private static final int OPEN = 0;
+  private static final int COMPLETED = 1;
+  private static final int FAILED = 2;
+  private static final int CLOSED = 3;
+  private static final VarHandle STATE;
+  private static final VarHandle WAITER;
+
+  static {
+    try {
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      STATE = l.findVarHandle(FiberIterator.class, "state", int.class);
+      WAITER = l.findVarHandle(FiberIterator.class, "waiter", Trigger.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
   private static final Subscription CANCELLED = new Subscription() {
     @Override
     public void request(long n) {}
@@ -60,21 +102,27 @@ public final class FiberIterator<T> implements Iterator<T>, Iterable<T>, AutoClo
     public void cancel() {}
   };
 
+  private final int prefetch;
   private final int limit;
-  private final ConcurrentLinkedQueue<T> buffer = new ConcurrentLinkedQueue<>();
+  private final Queue<T> buffer = new ConcurrentLinkedQueue<>();
   private final AtomicReference<Subscription> upstream = new AtomicReference<>();
-  private volatile boolean done;
-  /** Written before {@code done}; null when the Flowable completed. */
-  private Throwable failure;
-  private volatile Trigger parked;
-  /** Consumer only: items taken since the last request, the item hasNext found, closed. */
-  private int taken;
+  private volatile int state;
+  /** The Flowable's failure; written before the CAS to FAILED, read by whoever moves it on. */
+  private Throwable error;
+  private volatile Trigger waiter;
+  /** Consumer only: the item hasNext() found, taken since the last request, iterator(). */
   private T next;
-  private boolean closed;
+  private int consumed;
+  private boolean iterated;
 
-  FiberIterator(Flowable<? extends T> flowable, int prefetch) {
+  FiberIterator(int prefetch) {
+    this.prefetch = prefetch;
     this.limit = Math.max(1, prefetch - (prefetch >> 2));
-    flowable.subscribe(new FlowableSubscriber<T>() {
+  }
+
+  /** The subscriber to give the Flowable. */
+  FlowableSubscriber<T> subscriber() {
+    return new FlowableSubscriber<>() {
       @Override
       public void onSubscribe(Subscription s) {
         if (upstream.compareAndSet(null, s)) {
@@ -85,41 +133,76 @@ public final class FiberIterator<T> implements Iterator<T>, Iterable<T>, AutoClo
       }
 
       @Override
-      public void onNext(T item) {
-        buffer.offer(item);
+      public void onNext(T value) {
+        buffer.offer(value);
+        if (state == CLOSED) {
+          discardBuffered();
+        }
         wake();
       }
 
       @Override
-      public void onError(Throwable t) {
-        failure = t;
-        done = true;
+      public void onError(Throwable e) {
+        if (state != OPEN) {
+          dropped(e); // after close(), or a second terminal signal
+          return;
+        }
+        error = e; // signals are serial: no other onError writes it meanwhile
+        if (!STATE.compareAndSet(FiberIterator.this, OPEN, FAILED)) {
+          dropped(e);
+          return;
+        }
         wake();
       }
 
       @Override
       public void onComplete() {
-        done = true;
+        STATE.compareAndSet(FiberIterator.this, OPEN, COMPLETED);
         wake();
       }
-    });
+    };
   }
 
   private void wake() {
-    Trigger t = parked;
+    Trigger t = (Trigger) WAITER.getAndSet(this, null);
     if (t != null) {
       t.signal();
     }
   }
 
+  private void dropped(Throwable e) {
+    RxJavaPlugins.onError(e);
+  }
+
+  /** Drops the buffered items (Reactor's twin hands them to its discard hook). */
+  private void discardBuffered() {
+    buffer.clear();
+  }
+
   /**
-   * Whether another item is available, waiting for one if needed: the fiber suspends, a plain
-   * thread blocks. Returns {@code false} once the Flowable has completed and every item was
-   * taken, or after {@link #close()}.
+   * Returns this iterator, for the enhanced {@code for} loop.
    *
-   * @throws RuntimeException the Flowable's failure (checked ones wrapped in a
-   *     {@link java.util.concurrent.CompletionException}), or the waiting fiber's cancellation
-   *     cause (the subscription is then cancelled)
+   * @throws IllegalStateException on a second call: the items can be iterated once
+   */
+  @Override
+  public Iterator<T> iterator() {
+    if (iterated) {
+      throw new IllegalStateException(
+          "FiberIterator can be iterated once; call PicosRx.iterate again to resubscribe");
+    }
+    iterated = true;
+    return this;
+  }
+
+  /**
+   * Whether another item is available, waiting for one if needed: suspends the calling fiber
+   * (a plain thread blocks) until an item arrives, the Flowable ends or the iterator is closed.
+   * Returns {@code false} once the Flowable has completed and every item was taken, or once the
+   * iterator is closed (also by a {@link #close()} from another thread while it waits).
+   *
+   * @throws RuntimeException the Flowable's error (checked ones wrapped in a
+   *     {@link java.util.concurrent.CompletionException}), once; or the fiber's cancellation
+   *     cause, after closing the iterator
    * @throws IllegalStateException if the fiber is pinned or the plain thread may not block
    */
   @Override
@@ -128,26 +211,30 @@ public final class FiberIterator<T> implements Iterator<T>, Iterable<T>, AutoClo
       return true;
     }
     for (;;) {
-      if (closed) {
+      int s = state;
+      if (s == CLOSED) {
         return false;
       }
-      boolean ended = done;
       T item = buffer.poll();
       if (item != null) {
         next = item;
-        if (++taken == limit) {
-          taken = 0;
-          upstream.get().request(limit);
+        if (++consumed == limit) {
+          consumed = 0;
+          Subscription up = upstream.get();
+          if (up != null) {
+            up.request(limit);
+          }
         }
         return true;
       }
-      if (ended) {
-        closed = true;
-        Throwable f = failure;
-        if (f != null) {
-          throw Computation.unchecked(f);
-        }
+      if (s == COMPLETED) {
         return false;
+      }
+      if (s == FAILED) {
+        if (STATE.compareAndSet(this, FAILED, CLOSED)) {
+          throw Computation.unchecked(error);
+        }
+        continue; // close() took the error
       }
       awaitSignal();
     }
@@ -155,30 +242,32 @@ public final class FiberIterator<T> implements Iterator<T>, Iterable<T>, AutoClo
 
   private void awaitSignal() {
     Trigger t = Trigger.create();
-    parked = t;
-    Throwable cancel;
+    waiter = t;
+    if (!buffer.isEmpty() || state != OPEN) {
+      WAITER.compareAndSet(this, t, null);
+      return;
+    }
+    Throwable cause;
     try {
-      if (!buffer.isEmpty() || done) {
-        return;
-      }
-      cancel = t.await();
+      cause = t.await();
     } catch (RuntimeException | Error cannotWait) {
+      WAITER.compareAndSet(this, t, null);
       close();
       throw cannotWait;
-    } finally {
-      parked = null;
     }
-    if (cancel != null) {
+    WAITER.compareAndSet(this, t, null);
+    if (cause != null) {
       close();
-      throw Computation.unchecked(cancel);
+      throw Computation.unchecked(cause);
     }
   }
 
   /**
-   * Returns the next item, waiting for it like {@link #hasNext()}.
+   * The next item, waiting for it as {@link #hasNext()} does; requests more from the Flowable
+   * each time {@code limit} items have been taken.
    *
-   * @throws NoSuchElementException if there is none (the Flowable completed, or the iterator was
-   *     closed)
+   * @throws NoSuchElementException if there is none: the Flowable has ended or the iterator was
+   *     closed
    * @throws RuntimeException as {@link #hasNext()}
    */
   @Override
@@ -192,29 +281,29 @@ public final class FiberIterator<T> implements Iterator<T>, Iterable<T>, AutoClo
     return item;
   }
 
-  /** Returns this iterator, for a for-each loop; the items can be walked only once. */
-  @Override
-  public Iterator<T> iterator() {
-    return this;
-  }
-
   /**
-   * Cancels the subscription (if the Flowable has not ended) and drops buffered items; later
-   * {@code hasNext()} calls answer {@code false}. Idempotent; does not wait.
+   * Cancels the subscription (if the Flowable has not ended), drops buffered items and wakes
+   * a consumer waiting in {@link #hasNext()}, which then returns {@code false}; an error that
+   * arrived and was not yet thrown goes to {@code RxJavaPlugins.onError}. Idempotent; safe from
+   * any thread; does not wait.
    */
   @Override
   public void close() {
-    closed = true;
-    next = null;
+    int previous = (int) STATE.getAndSet(this, CLOSED);
     Subscription s = upstream.getAndSet(CANCELLED);
     if (s != null) {
       s.cancel();
     }
-    buffer.clear();
+    discardBuffered();
+    if (previous == FAILED) {
+      dropped(error);
+    }
+    wake();
   }
 
   @Override
   public String toString() {
-    return "FiberIterator[" + (closed ? "closed" : done ? "ended" : "open") + "]";
+    int s = state;
+    return "FiberIterator[" + (s == OPEN ? "open" : s == CLOSED ? "closed" : "ended") + "]";
   }
 }

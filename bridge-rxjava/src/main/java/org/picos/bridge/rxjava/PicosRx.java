@@ -37,8 +37,11 @@ import org.picos.sched.Schedulers;
  * {@link CancellationException}: the fiber is woken wherever it awaits and unwinds. A failure
  * reaches the subscriber as the very exception thrown (checked ones too). A failure that
  * nobody can receive any more (the body failed after the subscriber disposed) goes to
- * {@link RxJavaPlugins#onError}, so it is never lost; the cancellation cause itself, rethrown by
- * the body as it unwinds, is expected and dropped.
+ * {@link RxJavaPlugins#onError}, exactly once (never also to the carrier thread's
+ * uncaught-exception handler), so it is never lost; the cancellation cause itself (or a failure
+ * caused by it), rethrown by the body as it unwinds, is expected and dropped. A subscriber that
+ * disposes in {@code onSubscribe} starts no fiber. A value produced after the dispose is
+ * dropped, as RxJava's own {@code create()} emitters drop it: RxJava has no hook for values.
  *
  * <h2>Rx sources awaited in a fiber</h2>
  * {@link #await(Single)}, {@link #await(Maybe)}, {@link #await(Completable)},
@@ -463,7 +466,10 @@ public final class PicosRx {
    * {@code hasNext()} suspends while no item has arrived. Demand is bounded: {@code prefetch}
    * items are requested at first, then more in batches as they are consumed, so at most
    * {@code prefetch} items are ever buffered. Close the iterator (try-with-resources) to cancel
-   * the subscription early; cancelling the fiber while it waits cancels it too.
+   * the subscription early; {@code close()} is safe from any thread, and a consumer waiting in
+   * {@code hasNext()} then gets {@code false}. Cancelling the fiber while it waits cancels the
+   * subscription too. A failure the consumer never receives goes to
+   * {@link RxJavaPlugins#onError}; see {@link FiberIterator}.
    *
    * @param prefetch how many items to request ahead, at least 1
    * @throws IllegalArgumentException if {@code prefetch} is not positive
@@ -475,7 +481,9 @@ public final class PicosRx {
       throw new IllegalArgumentException(
           "PicosRx.iterate: prefetch must be at least 1, was " + prefetch);
     }
-    return new FiberIterator<>(flowable, prefetch);
+    FiberIterator<T> iterator = new FiberIterator<>(prefetch);
+    flowable.subscribe(iterator.subscriber());
+    return iterator;
   }
 
   private static <T> T orNoSuchElement(T value, String verb, String type) {

@@ -8,8 +8,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.picos.Computation;
 import org.picos.Fiber;
+import org.picos.Handler;
 import org.picos.Scheduler;
 import org.picos.Trigger;
+import org.picos.std.internal.Cancellation;
 
 /**
  * An explicit scope of fibers (structured concurrency): {@link #joinAfter} runs a body that
@@ -31,7 +33,12 @@ import org.picos.Trigger;
  *       order they occurred), else the calling fiber's own cancellation cause, else the body's
  *       result or {@code Terminate}.</li>
  *   <li>Cancelling the calling fiber cancels the bundle with the same cause; the join then
- *       throws that cause (children ending with it are not recorded as failures).</li>
+ *       throws that cause. Members ending with it are not recorded as failures: neither the
+ *       cause itself nor, for a checked cause, the {@link java.util.concurrent.CompletionException}
+ *       around it that each member throws.</li>
+ *   <li>{@code joinAfter} in a fiber whose computation is already cancelled throws that cause
+ *       at once, without running the body, even when the fiber forbids cancellation; in one
+ *       whose computation has returned it throws {@link IllegalStateException}.</li>
  *   <li>Forking into a bundle whose {@code joinAfter} has returned throws
  *       {@link IllegalStateException}; forking from inside a terminated bundle throws its
  *       {@code Terminate} (the spawn is a cancellation point) and starts nothing.</li>
@@ -78,25 +85,30 @@ public final class Bundle {
    * @throws Control.Errors several recorded failures
    * @throws RuntimeException the single recorded failure (checked ones wrapped in a
    *     {@link java.util.concurrent.CompletionException}); the calling fiber's cancellation
-   *     cause; a {@link Control.Terminate} that ended the body
+   *     cause, also when its computation is cancelled on entry (the body is then not run); a
+   *     {@link Control.Terminate} that ended the body
+   * @throws IllegalStateException if the calling fiber's computation has returned (the body is
+   *     not run)
    */
   public static <T> T joinAfter(Body<T> body) {
     Objects.requireNonNull(body, "body");
     Fiber fiber = Fiber.current();
-    Fiber.check();
     Computation<?> outer = fiber.computation();
     Bundle bundle = new Bundle();
-    Trigger canceler = Computation.attachCanceler(outer, bundle.token);
-    fiber.setComputation(bundle.token);
+    Trigger canceler = Cancelers.attach(outer, bundle.token, "Bundle.joinAfter");
     T value = null;
     Throwable bodyFailure = null;
+    fiber.setComputation(bundle.token);
     try {
       value = body.run(bundle);
     } catch (Throwable t) {
       bodyFailure = t;
-      bundle.error(t);
     } finally {
       fiber.setComputation(outer);
+    }
+    // Neither error nor leave throws (see cancelToken), so the join below always happens.
+    if (bodyFailure != null) {
+      bundle.error(bodyFailure);
     }
     bundle.leave();
     boolean forbade = fiber.exchangeForbid(true);
@@ -104,8 +116,8 @@ public final class Bundle {
       bundle.finished.await();
     } finally {
       fiber.exchangeForbid(forbade);
+      outer.detach(canceler);
     }
-    outer.detach(canceler);
     bundle.throwErrors();
     Fiber.check();
     if (bodyFailure != null) {
@@ -152,10 +164,6 @@ public final class Bundle {
       Fiber.check(); // as Fiber.spawn does: a cancelled caller starts nothing
     }
     enter("fork");
-    Fiber child = Fiber.create(false, token);
-    if (prepare != null) {
-      prepare.accept(child);
-    }
     Runnable main = () -> {
       try {
         body.run();
@@ -166,6 +174,10 @@ public final class Bundle {
       }
     };
     try {
+      Fiber child = Fiber.create(false, token);
+      if (prepare != null) {
+        prepare.accept(child);
+      }
       if (where == null) {
         Fiber.spawn(child, main);
       } else {
@@ -195,17 +207,27 @@ public final class Bundle {
     enter("forkAsPromise");
     Computation<T> result = Computation.create();
     Trigger canceler = Computation.attachCanceler(token, result);
-    Fiber child = Fiber.create(false, result);
-    if (prepare != null) {
-      prepare.accept(child);
-    }
     try {
+      Fiber child = Fiber.create(false, result);
+      if (prepare != null) {
+        prepare.accept(child);
+      }
       Fiber.spawn(child, () -> {
         try {
-          result.tryReturn(body.call());
-        } catch (Throwable t) {
-          error(t);
-          result.tryCancel(t);
+          T value;
+          try {
+            value = body.call();
+          } catch (Throwable t) {
+            // The promise first, so that it holds this failure rather than the Terminate that
+            // error() spreads through the token to every member, this one included.
+            try {
+              result.tryCancel(t);
+            } finally {
+              error(t);
+            }
+            return;
+          }
+          result.tryReturn(value);
         } finally {
           token.detach(canceler);
           leave();
@@ -224,7 +246,7 @@ public final class Bundle {
    * Does not wait and does not throw; the join still waits for the children to end.
    */
   public void terminate() {
-    token.tryCancel(new Control.Terminate("Bundle terminated"));
+    cancelToken(new Control.Terminate("Bundle terminated"));
   }
 
   /** Whether the bundle is neither terminated, failed, cancelled nor completed. */
@@ -249,23 +271,38 @@ public final class Bundle {
   private void leave() {
     if (members.decrementAndGet() == 0) {
       finished.tryReturn(null);
-      token.tryCancel(new Control.Terminate("Bundle completed"));
+      cancelToken(new Control.Terminate("Bundle completed"));
     }
   }
 
   /**
-   * Records a member's failure and terminates the bundle. A {@code Terminate}, and the very
-   * cause the bundle was cancelled with (the parent's cancellation reaching a member), are not
-   * failures.
+   * Cancels the token. Completing a computation rethrows what its triggers' actions threw (a
+   * callback someone attached to the token, which the members see as their computation): that
+   * failure is no business of whoever terminates the bundle and must not stop a join, so it
+   * goes to the thread's uncaught-exception handler.
    */
-  private void error(Throwable t) {
-    if (t instanceof Control.Terminate || t == token.canceled()) {
+  private void cancelToken(Throwable cause) {
+    try {
+      token.tryCancel(cause);
+    } catch (RuntimeException | Error callbackFailure) {
+      Handler.reportUncaught(callbackFailure);
+    }
+  }
+
+  /**
+   * Records a member's failure and terminates the bundle. Never throws. A {@code Terminate},
+   * and the cancellation the bundle's token is unwinding with (the parent's cancellation
+   * reaching a member: the cause, or a {@code CompletionException} around a checked one), are
+   * not failures.
+   */
+  void error(Throwable t) {
+    if (t instanceof Control.Terminate || Cancellation.isCancellationOf(token, t)) {
       return;
     }
     synchronized (errors) {
       errors.add(t);
     }
-    token.tryCancel(new Control.Terminate("Bundle terminated: a member failed with " + t));
+    cancelToken(new Control.Terminate("Bundle terminated: a member failed with " + t));
   }
 
   private void throwErrors() {

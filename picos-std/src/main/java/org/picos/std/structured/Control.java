@@ -159,34 +159,62 @@ public final class Control {
    * Runs {@code body} in the current fiber with a deadline: if it has not finished after
    * {@code duration}, it is cancelled with a {@link Timeout} (a {@link Terminate}), and that
    * exception escapes here unless the body catches it. Cancellation of the calling fiber also
-   * reaches the body, and its cause escapes. The body runs under a computation of its own for
-   * the duration; the fiber's computation is restored afterwards, whatever happens.
+   * reaches the body, and its cause escapes. The body runs under a computation of its own,
+   * which is completed however the body ends (returned when it returns, cancelled with what it
+   * throws, an {@link Error} included), so the timer is always disarmed; the fiber's
+   * computation is restored afterwards, whatever happens.
+   *
+   * <p>As with Picos' {@code terminate_after}, a fiber whose computation is already cancelled
+   * gets its cause at once, without the body running, even if it forbids cancellation; and an
+   * already expired deadline ({@link Duration#ZERO}) throws the {@code Timeout} without running
+   * the body.
    *
    * @return the body's value
    * @throws Timeout when the deadline passed first
    * @throws RuntimeException what the body throws (checked exceptions wrapped in a
    *     {@link java.util.concurrent.CompletionException}); the fiber's cancellation cause
-   * @throws IllegalArgumentException if {@code duration} is negative
+   * @throws IllegalArgumentException if {@code duration} is negative or too long for a timer
+   * @throws IllegalStateException if the fiber's computation has returned (the body is not run)
    */
   public static <T> T terminateAfter(Duration duration, Callable<T> body) {
     Objects.requireNonNull(duration, "duration");
     Objects.requireNonNull(body, "body");
+    if (duration.isNegative()) {
+      throw new IllegalArgumentException(
+          "Control.terminateAfter: duration must not be negative, was " + duration);
+    }
     Fiber fiber = Fiber.current();
     Computation<?> outer = fiber.computation();
     Computation<Void> inner = Computation.create(Computation.Mode.LIFO);
-    inner.cancelAfter(duration, new Timeout(duration));
-    Trigger canceler = Computation.attachCanceler(outer, inner);
+    Timeout timeout = new Timeout(duration);
+    Trigger canceler = Cancelers.attach(outer, inner, "Control.terminateAfter");
+    if (duration.isZero()) {
+      outer.detach(canceler);
+      inner.tryCancel(timeout);
+      throw timeout;
+    }
     fiber.setComputation(inner);
+    Throwable failure = null;
     try {
-      T value = body.call();
-      inner.tryReturn(null);
-      return value;
-    } catch (Exception e) {
-      inner.tryReturn(null);
-      throw Computation.unchecked(e);
+      // Not a cancellation point: the canceler already carries a cancellation into the body.
+      boolean forbade = fiber.exchangeForbid(true);
+      try {
+        inner.cancelAfter(duration, timeout);
+      } finally {
+        fiber.exchangeForbid(forbade);
+      }
+      return body.call();
+    } catch (Throwable t) {
+      failure = t;
+      throw Computation.unchecked(t);
     } finally {
       fiber.setComputation(outer);
       outer.detach(canceler);
+      if (failure == null) {
+        inner.tryReturn(null);
+      } else {
+        inner.tryCancel(failure);
+      }
     }
   }
 }

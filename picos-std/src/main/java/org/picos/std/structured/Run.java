@@ -5,8 +5,17 @@ import java.util.List;
 /**
  * Runs actions concurrently in a {@link Bundle} and waits for them: {@link #all} until every
  * action finished, {@link #any} until the first one finished normally. The last action runs
- * on the calling fiber, the others in child fibers; an action whose bundle has already been
- * terminated by the time it would start is skipped.
+ * on the calling fiber, the others in child fibers. As in Picos' {@code Run}:
+ * <ul>
+ *   <li>an action whose bundle is no longer running by the time it would start is skipped,
+ *       the last one included;</li>
+ *   <li>an action's failure is recorded by the bundle (terminating the others) and thrown by
+ *       the join, the last action's too; an action ending with {@link Control.Terminate} is
+ *       not a failure;</li>
+ *   <li>forking stops when a fork throws because the bundle was terminated or the caller
+ *       cancelled (the spawn is a cancellation point): that is no failure of its own, and the
+ *       join reports whatever ended the bundle.</li>
+ * </ul>
  */
 public final class Run {
   private Run() {}
@@ -24,22 +33,7 @@ public final class Run {
 
   /** {@link #all(Runnable...)} over a list. */
   public static void all(List<? extends Runnable> actions) {
-    if (actions.isEmpty()) {
-      return;
-    }
-    Bundle.joinAfter(bundle -> {
-      int last = actions.size() - 1;
-      for (int i = 0; i < last; i++) {
-        Runnable action = actions.get(i);
-        bundle.fork(() -> {
-          if (bundle.isRunning()) {
-            action.run();
-          }
-        });
-      }
-      actions.get(last).run();
-      return null;
-    });
+    run(actions, false);
   }
 
   /**
@@ -55,6 +49,10 @@ public final class Run {
 
   /** {@link #any(Runnable...)} over a list. */
   public static void any(List<? extends Runnable> actions) {
+    run(actions, true);
+  }
+
+  private static void run(List<? extends Runnable> actions, boolean any) {
     if (actions.isEmpty()) {
       return;
     }
@@ -62,20 +60,33 @@ public final class Run {
       int last = actions.size() - 1;
       for (int i = 0; i < last; i++) {
         Runnable action = actions.get(i);
-        bundle.fork(() -> {
-          if (bundle.isRunning()) {
-            action.run();
-            bundle.terminate();
-          }
-        });
+        try {
+          bundle.fork(() -> perform(bundle, action, any));
+        } catch (RuntimeException | Error forkFailed) {
+          // A terminated bundle or a cancelled caller is silent here (error ignores both) and
+          // the join reports what ended the bundle; any other failure fails the bundle.
+          bundle.error(forkFailed);
+          return null;
+        }
       }
-      try {
-        actions.get(last).run();
-        bundle.terminate();
-      } catch (Control.Terminate terminated) {
-        // Another action won.
-      }
+      perform(bundle, actions.get(last), any);
       return null;
     });
+  }
+
+  /** Runs one action unless the bundle has stopped; records its failure; a win terminates. */
+  private static void perform(Bundle bundle, Runnable action, boolean any) {
+    if (!bundle.isRunning()) {
+      return;
+    }
+    try {
+      action.run();
+    } catch (Throwable t) {
+      bundle.error(t);
+      return;
+    }
+    if (any) {
+      bundle.terminate();
+    }
   }
 }

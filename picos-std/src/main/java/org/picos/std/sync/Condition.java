@@ -43,8 +43,14 @@ public final class Condition {
     try {
       mutex.unlock();
     } catch (RuntimeException e) {
+      // The caller does not hold the mutex. A signal may have picked this waiter meanwhile:
+      // pass it on, as a cancelled waiter does.
+      boolean consumedSignal;
       synchronized (this) {
-        waiters.remove(w);
+        consumedSignal = !waiters.remove(w);
+      }
+      if (consumedSignal) {
+        signal();
       }
       throw e;
     }

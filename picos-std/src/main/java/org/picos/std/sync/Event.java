@@ -7,7 +7,10 @@ import java.util.Objects;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.picos.Computation;
+import org.picos.Fiber;
+import org.picos.Handler;
 import org.picos.Trigger;
+import org.picos.std.internal.Cancellation;
 
 /**
  * A first-class synchronous operation, in the style of Concurrent ML and Picos' event: a value
@@ -27,23 +30,40 @@ import org.picos.Trigger;
  * fiber, and what they throw escapes {@code sync}.
  *
  * <h2>Cancellation</h2>
- * {@code sync} is a cancellation point. A syncing fiber that is cancelled withdraws every offer
- * and throws the cause, unless an event committed first: then the committed result is returned
- * (a received element is never dropped, a send never half-happens). An exception thrown while
- * offering (by a {@code guard} supplier, or an {@code after} armed by a cancelled fiber)
- * withdraws the offers and escapes {@code sync}; if an earlier offer of the same sync had
- * already committed (say, received an element), that result is lost, as in Picos, so treat
- * such exceptions as fatal bugs rather than control flow.
+ * {@code sync} is a cancellation point, and cancellation is ordinary control flow there: it
+ * never loses a result.
+ * <ul>
+ *   <li>A fiber already cancelled when it calls {@code sync} throws its cause at once, having
+ *       offered nothing (an element waiting in a channel buffer stays there).</li>
+ *   <li>Offering is not a cancellation point ({@link #after} arms its timer without checking),
+ *       so a cancellation that arrives while the offers are made is seen by the wait that
+ *       follows.</li>
+ *   <li>A fiber cancelled while it waits withdraws every offer and throws the cause, unless an
+ *       event committed first: then the committed result is returned (a received element is
+ *       never dropped, a send never half-happens) and the cancellation is seen at the next
+ *       cancellation point.</li>
+ *   <li>An exception thrown while offering (by a {@code guard} supplier) withdraws the offers
+ *       and escapes {@code sync} if nothing had committed yet. If an earlier offer of the same
+ *       sync had already committed (another fiber took its element, say), that result is
+ *       returned instead, and the exception, which nobody can receive any more, goes to the
+ *       thread's uncaught-exception handler; the fiber's own cancellation cause is not
+ *       reported that way: it stays pending for the next cancellation point.</li>
+ * </ul>
  *
  * <p>Events are immutable and may be synced any number of times, by any fibers.
  *
  * @param <T> the type of the result
  */
 public abstract class Event<T> {
-  /** One sync in progress: its commit point and how to withdraw its offers. */
+  /** One sync in progress: its fiber, its commit point and how to withdraw its offers. */
   static final class Sync {
+    final Fiber fiber;
     final Pick pick = new Pick();
     private List<Runnable> withdrawals;
+
+    Sync(Fiber fiber) {
+      this.fiber = fiber;
+    }
 
     /** Registers the undoing of an offer, run when the sync ends. */
     void onWithdraw(Runnable withdrawal) {
@@ -68,30 +88,44 @@ public abstract class Event<T> {
   /**
    * Offers this event within {@code sync}: commits {@code sync.pick} now if possible (with
    * {@code finish} composed after this event's own result), otherwise registers an offer and its
-   * withdrawal. Must tolerate a pick already done.
+   * withdrawal. Must tolerate a pick already done, and must not be a cancellation point: an
+   * earlier offer of the same sync may have committed already, and throwing would lose it.
    */
   abstract void issue(Sync sync, Function<Object, Object> finish);
 
   /**
-   * Waits for this event to commit and returns its result.
+   * Waits for this event to commit and returns its result. See the class comment for
+   * cancellation.
    *
    * @throws RuntimeException what the committed event throws (a poisoned or cancelled source, a
    *     closed channel, a {@code map} function); the caller's cancellation cause if it was
-   *     cancelled before anything committed; what a {@code guard} supplier threw
+   *     cancelled on entry, or while waiting before anything committed; what a {@code guard}
+   *     supplier threw before anything committed
    * @throws IllegalStateException if the caller cannot suspend here (see {@link Trigger#await()})
    */
   @SuppressWarnings("unchecked")
   public final T sync() {
-    Sync sync = new Sync();
+    Fiber fiber = Fiber.current();
+    Throwable canceled = fiber.canceled();
+    if (canceled != null) {
+      throw Computation.unchecked(canceled);
+    }
+    Sync sync = new Sync(fiber);
     Pick pick = sync.pick;
     try {
       issue(sync, null);
     } catch (RuntimeException | Error e) {
       if (pick.claim()) {
         pick.publish(null, null);
+        sync.withdrawAll();
+        throw e;
       }
+      // An offer made before the failure has committed: its result must not be lost.
       sync.withdrawAll();
-      throw e;
+      if (!Cancellation.isCancellationOf(fiber, e)) {
+        Handler.reportUncaught(e);
+      }
+      return (T) pick.result();
     }
     if (!pick.isDone()) {
       Throwable cause = null;
@@ -192,7 +226,9 @@ public abstract class Event<T> {
 
   /**
    * An event built at each sync by {@code supplier}, called in the syncing fiber when the event
-   * is offered. What the supplier throws escapes {@code sync}.
+   * is offered. What the supplier throws escapes {@code sync}, unless an offer made before it
+   * has committed (see the class comment). Keep suppliers short and free of cancellation
+   * points: the offers made before them are already out.
    */
   public static <T> Event<T> guard(Supplier<? extends Event<? extends T>> supplier) {
     Objects.requireNonNull(supplier, "supplier");
@@ -227,27 +263,45 @@ public abstract class Event<T> {
   }
 
   /**
-   * An event that commits with {@code null} once {@code delay} has passed since the sync began,
-   * measured by the syncing fiber's scheduler's timer. Withdrawing it disarms the timer.
+   * An event that commits with {@code null} once {@code delay} has passed since it was offered
+   * (when the sync began), measured by the syncing fiber's scheduler's timer. Withdrawing it
+   * disarms the timer. Arming the timer is not a cancellation point.
    *
-   * @throws IllegalArgumentException if {@code delay} is negative
+   * @throws IllegalArgumentException if {@code delay} is negative, or too long for a timer (it
+   *     must fit in a {@code long} of nanoseconds, about 292 years)
    */
   public static Event<Void> after(Duration delay) {
     Objects.requireNonNull(delay, "delay");
     if (delay.isNegative()) {
       throw new IllegalArgumentException("Event.after: delay must not be negative, was " + delay);
     }
+    try {
+      delay.toNanos();
+    } catch (ArithmeticException tooLong) {
+      throw new IllegalArgumentException("Event.after: delay " + delay
+          + " is too long for a timer; it must fit in a long of nanoseconds (about 292 years)");
+    }
     return new Event<>() {
       @Override
       void issue(Sync sync, Function<Object, Object> finish) {
+        if (sync.pick.isDone()) {
+          return;
+        }
         Computation<Void> timer = Computation.create();
+        sync.onWithdraw(() -> timer.tryReturn(null));
         timer.whenDone(() -> {
           if (timer.isCanceled()) {
             sync.pick.fire(finish, null);
           }
         });
-        timer.cancelAfter(delay, ELAPSED);
-        sync.onWithdraw(() -> timer.tryReturn(null));
+        // Computation.cancelAfter is a cancellation point; an earlier offer of this sync may
+        // have committed, so arm with cancellation forbidden (the wait sees the cancellation).
+        boolean forbade = sync.fiber.exchangeForbid(true);
+        try {
+          timer.cancelAfter(delay, ELAPSED);
+        } finally {
+          sync.fiber.exchangeForbid(forbade);
+        }
       }
     };
   }

@@ -1,0 +1,261 @@
+package org.picos.bridge.reactor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.picos.Computation;
+import org.picos.Fiber;
+import org.picos.Scheduler;
+import org.picos.sched.Schedulers;
+import org.reactivestreams.Subscription;
+import reactor.core.CoreSubscriber;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Operators;
+import reactor.util.context.Context;
+
+/**
+ * {@link FluxIterator}'s close semantics: a close from any thread wakes the consumer (whose
+ * {@code hasNext()} then answers {@code false}), and an upstream error the consumer never
+ * receives (it arrived after the close, or before it but was never thrown) reaches
+ * {@code Hooks.onErrorDropped} exactly once. bridge-rxjava's FiberIteratorTest checks the same
+ * of its iterator.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class FluxIteratorTest {
+  private static final int RACES = 500;
+
+  private final Scheduler fifo = Schedulers.fifo();
+  private final Scheduler multi = Schedulers.multi(2);
+
+  @AfterEach
+  void close() {
+    fifo.close();
+    multi.close();
+  }
+
+  /** A Flux driven by hand that, like a misbehaving source, ignores cancellation. */
+  static final class Manual<T> extends Flux<T> {
+    volatile CoreSubscriber<? super T> subscriber;
+    final AtomicInteger cancels = new AtomicInteger();
+
+    @Override
+    public void subscribe(CoreSubscriber<? super T> actual) {
+      subscriber = actual;
+      actual.onSubscribe(new Subscription() {
+        @Override
+        public void request(long n) {}
+
+        @Override
+        public void cancel() {
+          cancels.incrementAndGet();
+        }
+      });
+    }
+  }
+
+  private static void await(CountDownLatch latch, String what) {
+    try {
+      assertTrue(latch.await(10, TimeUnit.SECONDS), what + " within 10 s");
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  @Test
+  void anErrorAfterCloseGoesToTheHook() {
+    TestSupport.withDroppedErrors(dropped -> {
+      Manual<Integer> source = new Manual<>();
+      FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+      it.close();
+      IllegalStateException late = new IllegalStateException("after close");
+      source.subscriber.onError(late);
+      assertEquals(List.of(late), dropped.all());
+      assertFalse(it.hasNext());
+      assertEquals(1, source.cancels.get());
+    });
+  }
+
+  @Test
+  void anErrorThatArrivedButWasNeverThrownGoesToTheHookOnClose() {
+    TestSupport.withDroppedErrors(dropped -> {
+      Manual<Integer> source = new Manual<>();
+      FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+      IllegalStateException unread = new IllegalStateException("behind an item");
+      source.subscriber.onNext(1);
+      source.subscriber.onError(unread);
+      assertEquals(1, it.next());
+      assertEquals(List.of(), dropped.all());
+      it.close(); // the consumer stops before reaching the error
+      assertEquals(List.of(unread), dropped.all());
+      it.close();
+      assertEquals(List.of(unread), dropped.all(), "reported once");
+    });
+  }
+
+  @Test
+  void anErrorThrownByHasNextIsNotReportedAgainOnClose() {
+    TestSupport.withDroppedErrors(dropped -> {
+      Manual<Integer> source = new Manual<>();
+      FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+      IllegalStateException failure = new IllegalStateException("thrown");
+      source.subscriber.onError(failure);
+      assertSame(failure, assertThrows(IllegalStateException.class, it::hasNext));
+      it.close();
+      assertFalse(it.hasNext());
+      assertEquals(List.of(), dropped.all());
+    });
+  }
+
+  @Test
+  void itemsBufferedAtCloseOrArrivingAfterItGoToTheDiscardHook() {
+    List<Object> discarded = new CopyOnWriteArrayList<>();
+    // The iterator subscribes with the context of the fiber's subscriber: the discard hook
+    // comes from there.
+    PicosReactor.mono(fifo, () -> {
+      Manual<Integer> source = new Manual<>();
+      FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+      source.subscriber.onNext(1);
+      source.subscriber.onNext(2);
+      source.subscriber.onNext(3);
+      assertEquals(1, it.next());
+      it.close();
+      assertEquals(List.of(2, 3), discarded);
+      source.subscriber.onNext(4);
+      assertEquals(List.of(2, 3, 4), discarded);
+      assertFalse(it.hasNext());
+      assertThrows(NoSuchElementException.class, it::next);
+      return "checked";
+    }).contextWrite(Operators.enableOnDiscard(Context.empty(), discarded::add)).block();
+    assertEquals(List.of(2, 3, 4), discarded);
+  }
+
+  @Test
+  void closingFromAnotherThreadWakesAFiberWaitingInHasNext() {
+    Manual<Integer> source = new Manual<>();
+    AtomicReference<FluxIterator<Integer>> iterator = new AtomicReference<>();
+    CountDownLatch waiting = new CountDownLatch(1);
+    CountDownLatch answered = new CountDownLatch(1);
+    AtomicReference<Object> outcome = new AtomicReference<>();
+    fifo.start(() -> {
+      FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+      iterator.set(it);
+      // fifo has one thread: this child runs once the consumer has suspended in hasNext().
+      Fiber.spawn(() -> {
+        waiting.countDown();
+        return null;
+      });
+      try {
+        outcome.set(it.hasNext());
+      } catch (Throwable t) {
+        outcome.set(t);
+      } finally {
+        answered.countDown();
+      }
+      return null;
+    });
+    await(waiting, "the consumer suspended in hasNext()");
+    iterator.get().close(); // from the test thread
+    await(answered, "hasNext() answered after the close");
+    assertEquals(false, outcome.get());
+    assertEquals(1, source.cancels.get());
+  }
+
+  @Test
+  void closeRacingAnErrorReportsItExactlyOnce() {
+    TestSupport.withDroppedErrors(dropped -> {
+      int thrown = 0;
+      for (int round = 0; round < RACES; round++) {
+        int before = dropped.all().size();
+        Manual<Integer> source = new Manual<>();
+        FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+        IllegalStateException failure = new IllegalStateException("round " + round);
+        CountDownLatch answered = new CountDownLatch(1);
+        AtomicReference<Object> outcome = new AtomicReference<>();
+        multi.start(() -> {
+          try {
+            outcome.set(it.hasNext());
+          } catch (Throwable t) {
+            outcome.set(t);
+          } finally {
+            answered.countDown();
+          }
+          return null;
+        });
+        AtomicBoolean go = new AtomicBoolean();
+        CountDownLatch ready = new CountDownLatch(1);
+        Thread failer = Thread.ofPlatform().start(() -> {
+          ready.countDown();
+          while (!go.get()) {
+            Thread.onSpinWait();
+          }
+          source.subscriber.onError(failure);
+        });
+        await(ready, "the failing thread started");
+        go.set(true);
+        CancellationTest.jitter(round);
+        it.close();
+        await(answered, "hasNext() answered");
+        try {
+          failer.join(10_000);
+        } catch (InterruptedException e) {
+          throw new AssertionError(e);
+        }
+        List<Throwable> reported = dropped.all().subList(before, dropped.all().size());
+        Object o = outcome.get();
+        int seen = o == failure ? 1 : 0;
+        assertTrue(o == failure || Boolean.FALSE.equals(o), "round " + round + ": " + o);
+        assertEquals(1, seen + reported.size(), "round " + round + ": thrown " + seen
+            + " times, reported " + reported);
+        thrown += seen;
+      }
+      assertTrue(thrown <= RACES);
+    });
+  }
+
+  @Test
+  void closingFromAnotherThreadWhileTheFiberIteratesEndsTheIteration() {
+    for (int round = 0; round < RACES / 10; round++) {
+      AtomicInteger cancels = new AtomicInteger();
+      Flux<Integer> endless = Flux.range(0, Integer.MAX_VALUE)
+          .subscribeOn(reactor.core.scheduler.Schedulers.parallel())
+          .doOnCancel(cancels::incrementAndGet);
+      FluxIterator<Integer> it = PicosReactor.iterate(endless, 8);
+      CountDownLatch first = new CountDownLatch(1);
+      Computation<Integer> consumer = multi.start(() -> {
+        int n = 0;
+        while (it.hasNext()) {
+          assertEquals(n, it.next());
+          n++;
+          first.countDown();
+        }
+        return n;
+      });
+      await(first, "the first item");
+      it.close();
+      int taken = consumer.await();
+      assertTrue(taken >= 1, "round " + round);
+      assertEquals(1, cancels.get(), "round " + round + ": the upstream was cancelled once");
+    }
+  }
+
+  @Test
+  void iteratorCanBeTakenOnce() {
+    FluxIterator<Integer> it = PicosReactor.iterate(Flux.just(1), 1);
+    assertSame(it, it.iterator());
+    assertThrows(IllegalStateException.class, it::iterator);
+  }
+}
