@@ -31,6 +31,7 @@ import org.junit.jupiter.api.Timeout;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.FiberLocal;
+import org.picos.Handler;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
@@ -42,8 +43,9 @@ import org.picos.Trigger;
  *
  * <p>The tests follow OCaml Picos' own test suites (see PICOS-SEMANTICS §7): spawn and join, await
  * and signal, cancellation wherever a fiber waits, the cancellation mask, timeouts, yield, fiber-local
- * storage, failure propagation, 100,000 fibers alive at once, no lost wake-ups under stress, and
- * closing a scheduler with suspended fibers.
+ * storage, failure propagation, 100,000 fibers alive at once, no lost wake-ups under stress,
+ * closing a scheduler with suspended fibers, and faults injected around a close: completion
+ * callbacks, trigger actions and {@link Fiber.ThreadContext} hooks that throw.
  *
  * <p>Bridges whose fibers must stay on a particular thread or context override {@link #checkHost()};
  * the kit calls it inside fibers before and after every kind of suspension.
@@ -64,6 +66,26 @@ public abstract class SchedulerTck {
    * the calling fiber is not running where the scheduler promises (its event loop, its context).
    */
   protected void checkHost() {}
+
+  /**
+   * Starts collecting the failures reported to uncaught-exception handlers, for the fault tests;
+   * closed by the test. The default installs the JVM's default handler
+   * ({@link UncaughtFailures#capture()}); override it for a host that routes such failures
+   * elsewhere.
+   */
+  protected UncaughtFailures captureUncaught() {
+    return UncaughtFailures.capture();
+  }
+
+  /**
+   * Whether failures reported on the scheduler's own threads reach {@link #captureUncaught()}.
+   * Answer false for a host whose threads carry an uncaught-exception handler of their own (the
+   * threads of Reactor's global schedulers log through theirs): the fault tests then check only
+   * that such failures stop nothing.
+   */
+  protected boolean carrierReportsVisible() {
+    return true;
+  }
 
   /** How many fibers the "alive at once" test starts; lower it only with a documented reason. */
   protected int manyFibers() {
@@ -928,5 +950,233 @@ public abstract class SchedulerTck {
     CompletionException e = assertThrows(CompletionException.class, c::await);
     assertSame(cause, e.getCause());
     assertInstanceOf(Exception.class, c.canceled());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // faults around a close
+
+  /** Fails unless {@code n} fibers have ended within the kit's bound. */
+  private static void awaitEnded(AtomicInteger ended, int n) {
+    long deadline = System.nanoTime() + ShutdownScenario.BOUND.toNanos();
+    while (ended.get() < n) {
+      if (System.nanoTime() > deadline) {
+        fail(ended.get() + " of " + n + " fibers ended within " + ShutdownScenario.BOUND);
+      }
+      try {
+        Thread.sleep(1);
+      } catch (InterruptedException e) {
+        throw new AssertionError("interrupted", e);
+      }
+    }
+  }
+
+  /**
+   * Fibers suspended when the scheduler closes, whose computations carry completion callbacks
+   * and trigger actions that throw (half of them wait with a narrower computation of their own,
+   * as a scope gives them, carrying the throwing action): close still returns, every fiber ends
+   * exactly once with the close's cancellation, and each failure is reported to an
+   * uncaught-exception handler exactly once.
+   */
+  @Test
+  void throwingCallbacksAndTriggerActionsDoNotStopClose() throws Exception {
+    int n = 6;
+    AtomicInteger ended = new AtomicInteger();
+    List<Computation<Object>> fibers = new ArrayList<>();
+    List<Trigger> waits = new ArrayList<>();
+    List<String> sites = new ArrayList<>();
+    try (UncaughtFailures uncaught = captureUncaught()) {
+      for (int i = 0; i < n; i++) {
+        boolean scoped = i % 2 == 1;
+        Computation<Object> c = Computation.create();
+        Computation<Void> scope = Computation.create();
+        String site = (scoped ? "trigger action on the scope of fiber " : "completion callback of fiber ") + i;
+        sites.add(site);
+        if (scoped) {
+          assertTrue(scope.tryAttach(Trigger.fromAction(() -> {
+            throw new InjectedFailure(site);
+          })));
+        } else {
+          c.whenDone(() -> {
+            throw new InjectedFailure(site);
+          });
+        }
+        Trigger wait = Trigger.create();
+        waits.add(wait);
+        fibers.add(c);
+        scheduler.spawn(Fiber.create(false, c), Handler.capturing(c, () -> {
+          try {
+            checkHost();
+            if (scoped) {
+              Fiber.current().setComputation(scope);
+            }
+            Throwable cause = wait.await();
+            checkHost();
+            if (cause == null) {
+              throw new AssertionError("woken without a cause");
+            }
+            throw Computation.unchecked(cause);
+          } finally {
+            ended.incrementAndGet();
+          }
+        }));
+      }
+      for (Trigger t : waits) {
+        awaitSuspendedOn(t);
+      }
+      ShutdownScenario.withinBound("close() of " + scheduler, ShutdownScenario.BOUND, scheduler::close);
+      for (Computation<Object> c : fibers) {
+        SchedulerClosedException e = assertThrows(SchedulerClosedException.class, c::await);
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+      }
+      awaitEnded(ended, n);
+      assertTrue(uncaught.awaitReports(r -> r.failure() instanceof InjectedFailure f && sites.contains(f.site()),
+          n, ShutdownScenario.BOUND), "every injected failure is reported: " + uncaught.reports());
+      List<String> reported = new ArrayList<>(uncaught.injectedSites());
+      reported.retainAll(sites);
+      java.util.Collections.sort(reported);
+      java.util.Collections.sort(sites);
+      assertEquals(sites, reported, "each injected failure is reported exactly once");
+      ShutdownScenario.withinBound("a second close() of " + scheduler, ShutdownScenario.BOUND, scheduler::close);
+      assertEquals(n, ended.get(), "no fiber ended twice");
+    }
+  }
+
+  /**
+   * A fiber that returns, whose computation has a completion callback that throws: the fiber's
+   * value stands, the failure goes to the uncaught-exception handler of the thread that ran the
+   * fiber, and that thread goes on running fibers.
+   */
+  @Test
+  void aThrowingCallbackOfAReturningFiberIsReportedAndTheCarrierGoesOn() throws Exception {
+    int n = 4;
+    try (UncaughtFailures uncaught = captureUncaught()) {
+      List<Computation<Integer>> fibers = new ArrayList<>();
+      List<Trigger> gos = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        int value = i;
+        Computation<Integer> c = Computation.create();
+        String site = "completion callback of returning fiber " + i;
+        c.whenDone(() -> {
+          throw new InjectedFailure(site);
+        });
+        Trigger go = Trigger.create();
+        gos.add(go);
+        fibers.add(c);
+        scheduler.spawn(Fiber.create(false, c), Handler.capturing(c, () -> {
+          awaitSignal(go);
+          return value;
+        }));
+      }
+      for (Trigger go : gos) {
+        awaitSuspendedOn(go);
+        go.signal();
+      }
+      for (int i = 0; i < n; i++) {
+        assertEquals(i, fibers.get(i).await(), "the fiber's value stands");
+      }
+      if (carrierReportsVisible()) {
+        java.util.function.Predicate<String> mine = site -> site.startsWith("completion callback of returning fiber ");
+        assertTrue(uncaught.awaitReports(r -> r.failure() instanceof InjectedFailure f && mine.test(f.site()),
+            n, ShutdownScenario.BOUND), "every callback failure is reported: " + uncaught.reports());
+        assertEquals(n, uncaught.injectedSites().stream().filter(mine).distinct().count(),
+            "each callback failure is reported: " + uncaught.reports());
+        assertEquals(n, uncaught.injectedSites().stream().filter(mine).count(),
+            "each callback failure is reported once: " + uncaught.reports());
+      }
+      for (int round = 0; round < 3; round++) {
+        assertEquals("after", scheduler.run(() -> {
+          checkHost();
+          Fiber.yield();
+          checkHost();
+          return "after";
+        }), "the scheduler goes on running fibers");
+      }
+    }
+  }
+
+  /**
+   * A registered {@link Fiber.ThreadContext} whose capture and restore throw: the failures are
+   * reported, the other contexts still travel with their fibers, fibers keep running, and a
+   * close with suspended fibers still ends them all and returns.
+   */
+  @Test
+  void throwingThreadContextHooksStopNothing() throws Exception {
+    Fiber.ThreadContext<Object> broken = new Fiber.ThreadContext<>() {
+      @Override
+      public Object capture() {
+        throw new InjectedFailure("ThreadContext.capture");
+      }
+
+      @Override
+      public void restore(Object state) {
+        throw new InjectedFailure("ThreadContext.restore");
+      }
+    };
+    ThreadLocal<String> local = new ThreadLocal<>();
+    Fiber.ThreadContext<String> good = new Fiber.ThreadContext<>() {
+      @Override
+      public String capture() {
+        return local.get();
+      }
+
+      @Override
+      public void restore(String state) {
+        local.set(state);
+      }
+    };
+    Fiber.registerThreadContext(broken);
+    Fiber.registerThreadContext(good);
+    try (UncaughtFailures uncaught = captureUncaught()) {
+      local.set("travels");
+      Trigger resume = Trigger.create();
+      Computation<String> carried = scheduler.start(() -> {
+        awaitSignal(resume);
+        return local.get();
+      });
+      local.remove();
+      awaitSuspendedOn(resume);
+      resume.signal();
+      assertEquals("travels", carried.await(), "the other context still travels with the fiber");
+      assertEquals("after", scheduler.run(() -> "after"), "fibers keep running");
+
+      int n = 4;
+      AtomicInteger ended = new AtomicInteger();
+      List<Computation<Object>> waiting = new ArrayList<>();
+      List<Trigger> waits = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        Trigger t = Trigger.create();
+        waits.add(t);
+        waiting.add(scheduler.start(() -> {
+          try {
+            Throwable cause = t.await();
+            if (cause == null) {
+              throw new AssertionError("woken without a cause");
+            }
+            throw Computation.unchecked(cause);
+          } finally {
+            ended.incrementAndGet();
+          }
+        }));
+      }
+      for (Trigger t : waits) {
+        awaitSuspendedOn(t);
+      }
+      ShutdownScenario.withinBound("close() of " + scheduler, ShutdownScenario.BOUND, scheduler::close);
+      for (Computation<Object> c : waiting) {
+        assertThrows(SchedulerClosedException.class, c::await);
+      }
+      awaitEnded(ended, n);
+      assertTrue(uncaught.injectedSites().contains("ThreadContext.capture"),
+          "a failing capture at spawn is reported: " + uncaught.reports());
+      if (carrierReportsVisible()) {
+        assertTrue(uncaught.awaitReports(r -> r.failure() instanceof InjectedFailure f
+                && f.site().equals("ThreadContext.restore"), 1, ShutdownScenario.BOUND),
+            "a failing restore on a carrier is reported: " + uncaught.reports());
+      }
+    } finally {
+      local.remove();
+      Fiber.unregisterThreadContext(broken);
+      Fiber.unregisterThreadContext(good);
+    }
   }
 }

@@ -43,8 +43,9 @@ import org.picos.std.sync.Semaphore;
  * <p>Covered: mutual exclusion under contention, exactly-once in-order channel delivery,
  * cancellation of a fiber waiting in a mutex, channel, semaphore, condition or ivar (the
  * primitive stays consistent), flock failure propagation, and select over channels, timeouts
- * and constants. Every test has a generous timeout so that a broken scheduler fails instead of
- * hanging; no test asserts on elapsed time.
+ * and constants, and closing the scheduler while fibers are parked in every kind of wait and
+ * scope ({@link ShutdownScenario}). Every test has a generous timeout so that a broken scheduler
+ * fails instead of hanging; no test asserts on elapsed time.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 public abstract class StdTck {
@@ -382,5 +383,22 @@ public abstract class StdTck {
       }
       return null;
     });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Closing with fibers parked everywhere
+
+  /**
+   * Fibers parked in every kind of std wait and scope at once (see
+   * {@link ShutdownScenario#parkStdWaits()}), then {@code close()}: it returns within a bound,
+   * every fiber ends exactly once with a cancellation naming the close, every protected cleanup
+   * completes, and no channel element is lost.
+   */
+  @Test
+  void closeEndsFibersParkedInEveryKindOfWait() {
+    ShutdownScenario scenario = new ShutdownScenario(scheduler).checkingHost(this::checkHost).parkStdWaits();
+    scenario.awaitParked();
+    ShutdownScenario.withinBound("close() of " + scheduler, ShutdownScenario.BOUND, scheduler::close);
+    scenario.checkEnded("closed");
   }
 }

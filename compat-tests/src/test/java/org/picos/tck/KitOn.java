@@ -28,6 +28,11 @@ final class KitOn {
       running.checkHost();
     }
 
+    @Override
+    protected boolean carrierReportsVisible() {
+      return running.carrierReportsVisible();
+    }
+
     @AfterEach
     void stopHost() {
       running.close();

@@ -19,6 +19,14 @@ public record Host(String name, Supplier<Running> create) {
     /** Throws an AssertionError if the calling fiber is not on this host. */
     void checkHost();
 
+    /**
+     * Whether failures reported on the host's threads reach the JVM's default uncaught-exception
+     * handler; false where the threads have a handler of their own (Reactor's global schedulers).
+     */
+    default boolean carrierReportsVisible() {
+      return true;
+    }
+
     /** Closes the scheduler and stops the host. */
     @Override
     void close();

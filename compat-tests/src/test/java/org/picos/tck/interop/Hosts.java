@@ -85,14 +85,44 @@ public final class Hosts {
     return onPool("futures(fixed pool)", 3, PicosFutures::scheduler);
   }
 
+  /** Reactor's global single(); its thread logs uncaught failures through a handler of its own. */
   public static Host reactorSingle() {
-    return host("reactor single()", () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.single()),
+    return reactorHost("reactor single()", reactor.core.scheduler.Schedulers::single,
         t -> t.getName().startsWith("single-"));
   }
 
+  /** Reactor's global parallel(); its threads log uncaught failures through a handler of their own. */
   public static Host reactorParallel() {
-    return host("reactor parallel()", () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.parallel()),
+    return reactorHost("reactor parallel()", reactor.core.scheduler.Schedulers::parallel,
         t -> t.getName().startsWith("parallel-"));
+  }
+
+  private static Host reactorHost(String name, Supplier<reactor.core.scheduler.Scheduler> reactor,
+      Predicate<Thread> onHost) {
+    return new Host(name, () -> {
+      Host.Running r = running(name, PicosReactor.scheduler(reactor.get()), onHost, () -> {});
+      return new Host.Running() {
+        @Override
+        public Scheduler scheduler() {
+          return r.scheduler();
+        }
+
+        @Override
+        public void checkHost() {
+          r.checkHost();
+        }
+
+        @Override
+        public boolean carrierReportsVisible() {
+          return false;
+        }
+
+        @Override
+        public void close() {
+          r.close();
+        }
+      };
+    });
   }
 
   public static Host rxSingle() {

@@ -100,6 +100,21 @@ class HostShutdownTest {
     }
   }
 
+  /** RxJava's {@code Schedulers.from(pool)}: the pool shut down while every fiber is suspended. */
+  @Test
+  void rxSchedulerFromAPoolShutDown() {
+    String name = "shutdown-rx-pool-" + IDS.incrementAndGet();
+    ExecutorService pool = Executors.newFixedThreadPool(2, r -> new Thread(r, name));
+    Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(pool));
+    RxJavaPlugins.setErrorHandler(e -> {});
+    try {
+      shutDownWithSuspendedFibers(s, pool::shutdown, "shut down", name);
+    } finally {
+      RxJavaPlugins.setErrorHandler(null);
+      pool.shutdownNow();
+    }
+  }
+
   @Test
   void nettyGroupShutDownGracefully() {
     String name = "shutdown-netty-" + IDS.incrementAndGet();
