@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Timeout;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.FiberLocal;
-import org.picos.Handler;
+import org.picos.spi.Support;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
@@ -992,9 +992,9 @@ public abstract class SchedulerTck {
         String site = (scoped ? "trigger action on the scope of fiber " : "completion callback of fiber ") + i;
         sites.add(site);
         if (scoped) {
-          assertTrue(scope.tryAttach(Trigger.fromAction(() -> {
+          assertFalse(scope.whenDone(() -> {
             throw new InjectedFailure(site);
-          })));
+          }).isSignaled(), "attached to the running scope");
         } else {
           c.whenDone(() -> {
             throw new InjectedFailure(site);
@@ -1003,7 +1003,7 @@ public abstract class SchedulerTck {
         Trigger wait = Trigger.create();
         waits.add(wait);
         fibers.add(c);
-        scheduler.spawn(Fiber.create(false, c), Handler.capturing(c, () -> {
+        scheduler.spawn(Fiber.create(false, c), Support.capturing(c, () -> {
           try {
             checkHost();
             if (scoped) {
@@ -1062,7 +1062,7 @@ public abstract class SchedulerTck {
         Trigger go = Trigger.create();
         gos.add(go);
         fibers.add(c);
-        scheduler.spawn(Fiber.create(false, c), Handler.capturing(c, () -> {
+        scheduler.spawn(Fiber.create(false, c), Support.capturing(c, () -> {
           awaitSignal(go);
           return value;
         }));

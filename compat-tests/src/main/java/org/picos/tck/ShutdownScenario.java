@@ -21,7 +21,8 @@ import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.picos.Computation;
 import org.picos.Fiber;
-import org.picos.Handler;
+import org.picos.spi.Handler;
+import org.picos.spi.Support;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
@@ -224,7 +225,7 @@ public final class ShutdownScenario {
         throw new InjectedFailure(site);
       });
     }
-    scheduler.spawn(Fiber.create(false, c), Handler.capturing(c, () -> m.run(body)));
+    scheduler.spawn(Fiber.create(false, c), Support.capturing(c, () -> m.run(body)));
     return m;
   }
 
@@ -270,7 +271,7 @@ public final class ShutdownScenario {
     });
 
     Computation<Object> never = Computation.create();
-    start("Computation.await", () -> never.triggerEntries() > 0, never::await);
+    start("Computation.await", () -> Handler.triggerEntries(never) > 0, never::await);
 
     parkOnMutex();
     parkOnChannels();
@@ -396,7 +397,7 @@ public final class ShutdownScenario {
     Computation<Object> second = Computation.create();
     AtomicBoolean joining = new AtomicBoolean();
     Member one = member("joined Bundle child awaiting a trigger", () -> awaited(first), false);
-    Member two = member("joined Bundle child awaiting a computation", () -> second.triggerEntries() > 0, false);
+    Member two = member("joined Bundle child awaiting a computation", () -> Handler.triggerEntries(second) > 0, false);
     start("Bundle.joinAfter joining children that wait", joining::get, () -> Bundle.joinAfter(b -> {
       b.fork(() -> one.runUnchecked(() -> {
         throw woken(first.await());

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.picos.Computation;
 import org.picos.Fiber;
-import org.picos.Handler;
+import org.picos.spi.AbstractScheduler;
+import org.picos.spi.Timer;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
@@ -548,7 +549,7 @@ class CloseAdversarialTest {
   // ---------------------------------------------------------------------------------------
   // Host timers (promises that hold)
 
-  private static Handler.Timer timerOn(ScheduledThreadPoolExecutor host) {
+  private static Timer timerOn(ScheduledThreadPoolExecutor host) {
     return (task, nanos) -> {
       var f = host.schedule(task, nanos, TimeUnit.NANOSECONDS);
       return () -> f.cancel(false);

@@ -32,7 +32,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.picos.Computation;
 import org.picos.Fiber;
-import org.picos.Handler;
+import org.picos.spi.Support;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
@@ -111,7 +111,7 @@ class FaultInjectionTest {
         c.whenDone(() -> {
           throw new InjectedFailure(site);
         });
-        s.spawn(Fiber.create(false, c), Handler.capturing(c, () -> {
+        s.spawn(Fiber.create(false, c), Support.capturing(c, () -> {
           try {
             Throwable cause = t.await();
             if (cause == null) {
