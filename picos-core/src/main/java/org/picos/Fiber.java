@@ -81,6 +81,8 @@ public final class Fiber {
   private static final ThreadLocal<Fiber> CURRENT = new ThreadLocal<>();
 
   private volatile Computation<?> computation;
+  /** The computation the fiber was created with; closing cancels it first (see closeWith). */
+  private final Computation<?> root;
   /**
    * The cause of this fiber's scheduler closing (or its host shutting down) while it was alive;
    * {@code null} until then, and written once. Unlike a computation's cancellation it belongs to
@@ -110,6 +112,7 @@ public final class Fiber {
 
   private Fiber(Computation<?> computation, boolean forbid) {
     this.computation = computation;
+    this.root = computation;
     this.forbid = forbid;
   }
 
@@ -230,18 +233,41 @@ public final class Fiber {
 
   /**
    * Scheduler side of closing: marks the fiber as cancelled by {@code cause} for the rest of its
-   * life (whatever computation it has now or later), then cancels its current computation, which
-   * wakes it wherever it waits. The mark is written before the computation is read, so a fiber
-   * that swaps its computation concurrently (a scope entered or left) still sees the mark: it
-   * reads the mark after its swap, at its next cancellation point or before it suspends (see
-   * {@link Handler#trySuspend}).
+   * life (whatever computation it has now or later), then cancels the computation it was created
+   * with — so the close flows through the cancelers of every scope the fiber is in, outermost
+   * first, and each scope sees the close rather than a failure of its own — and then its current
+   * computation, which wakes it wherever it waits (even in a scope nothing links to the root).
+   * The mark is written before the computation is read, so a fiber that swaps its computation
+   * concurrently (a scope entered or left) still sees the mark: it reads the mark after its swap,
+   * at its next cancellation point or before it suspends (see {@code Handler.trySuspend}).
    */
   void closeWith(Throwable cause) {
     if (closed == null) {
       closed = cause;
     }
-    computation.tryCancel(cause);
+    Throwable failure = null;
+    try {
+      root.tryCancel(cause);
+    } catch (RuntimeException | Error e) {
+      failure = e;
+    }
+    Computation<?> now = computation;
+    if (now != root) {
+      try {
+        now.tryCancel(cause);
+      } catch (RuntimeException | Error e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    if (failure != null) {
+      throw Computation.unchecked(failure);
+    }
   }
+
 
   /** Whether {@link #closeWith} has marked this fiber. */
   boolean isClosed() {

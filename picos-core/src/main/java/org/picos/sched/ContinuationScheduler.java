@@ -3,6 +3,7 @@ package org.picos.sched;
 import org.picos.Fiber;
 import org.picos.Trigger;
 import org.picos.spi.AbstractScheduler;
+import org.picos.spi.Support;
 
 /**
  * Base of the schedulers whose fibers are one-shot continuations run on carrier threads: a
@@ -81,8 +82,13 @@ abstract class ContinuationScheduler extends AbstractScheduler {
         unmount(previous);
       }
       if (continuation.isDone()) {
-        fiberEnded(this);
-        untrack(this);
+        try {
+          fiberEnded(this);
+        } catch (Throwable failure) {
+          Support.reportUncaught(failure);
+        } finally {
+          untrack(this);
+        }
         return;
       }
       int suspendedFor = op;
@@ -154,7 +160,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     try {
       track(task);
     } catch (RuntimeException | Error refused) {
-      fiberEnded(task);
+      endQuietly(task, refused);
       throw refused;
     }
     bind(child);
@@ -162,9 +168,19 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     try {
       scheduleFirst(task);
     } catch (RuntimeException | Error refused) {
-      fiberEnded(task);
+      unbind(child); // nothing ran: the fiber object may be spawned again
+      endQuietly(task, refused);
       untrack(task);
       throw refused;
+    }
+  }
+
+  /** {@link #fiberEnded} for a refused spawn: a failure of it is added to the refusal. */
+  private void endQuietly(Task task, Throwable refusal) {
+    try {
+      fiberEnded(task);
+    } catch (Throwable failure) {
+      refusal.addSuppressed(failure);
     }
   }
 

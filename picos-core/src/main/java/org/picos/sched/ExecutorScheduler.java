@@ -6,8 +6,10 @@ import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.WeakReference;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ForkJoinPool;
@@ -22,6 +24,7 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.picos.Computation;
 import org.picos.Fiber;
+import org.picos.SchedulerClosedException;
 import org.picos.spi.Timer;
 import org.picos.spi.Support;
 
@@ -70,10 +73,12 @@ import org.picos.spi.Support;
  *
  * <p>A host can also drop slices it had accepted ({@link ExecutorService#shutdownNow()} does).
  * Each slice handed to an executor is therefore marked, and the carrier that runs it claims the
- * mark first ({@code handedOver}: 1 when handed over, 0 once claimed, by one CAS). Once the
- * scheduler is closed, the same poll looks for fibers whose executor has terminated with a
- * slice still unclaimed, and runs those slices on the fallback thread, so that close() does not
- * wait for fibers nobody will run.
+ * mark first ({@code handedOver}: HANDED when handed over, IDLE once claimed, by one CAS; a
+ * refused hand-over takes its mark back by the same CAS). Once the scheduler is closed, the same
+ * poll looks for slices still unclaimed whose executor has terminated, or — when the host is gone
+ * (the probe says so), whatever its lanes are (a Reactor or Rx worker per fiber) — that stayed
+ * unclaimed from one round to the next, and runs them on the fallback thread, so that close()
+ * does not wait for fibers nobody will run. The claim makes a slice run once, wherever.
  *
  * <h2>ForkJoinPool</h2>
  * A {@link ForkJoinPool} in its default LIFO mode runs a task submitted by one of its own workers
@@ -121,6 +126,11 @@ public final class ExecutorScheduler extends ContinuationScheduler {
   private final Runnable onStop;
   private final Runnable awaitStopped;
   private final BooleanSupplier probe;
+  /**
+   * Slices found handed over and unclaimed by the last round of {@link #rescueDropped}; read and
+   * written only by the probe's rounds.
+   */
+  private Set<Task> handedLastRound = Set.of();
   /** Sentinel of the ring of {@link HostTimer}s still pending; guarded by itself. */
   private final HostTimer pendingTimers = new HostTimer(null, null, 0);
 
@@ -188,12 +198,19 @@ public final class ExecutorScheduler extends ContinuationScheduler {
 
   /** Runs on the fallback thread every slice that a terminated executor accepted and dropped. */
   private void rescueDropped() {
+    boolean gone = hostGone(executor);
+    Set<Task> handed = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     for (Live cell : liveCells()) {
-      if (cell instanceof Task task && task.handedOver == HANDED
-          && task.home instanceof ExecutorService host && host.isTerminated()) {
-        ORPHANS.execute(task);
+      if (cell instanceof Task task && task.handedOver == HANDED) {
+        boolean terminated = task.home instanceof ExecutorService host && host.isTerminated();
+        if (terminated || (gone && handedLastRound.contains(task))) {
+          ORPHANS.execute(task); // the claim in Task.run keeps the host from also running it
+        } else {
+          handed.add(task);
+        }
       }
     }
+    handedLastRound = handed;
   }
 
   /**
@@ -251,14 +268,25 @@ public final class ExecutorScheduler extends ContinuationScheduler {
       }
       return;
     } catch (RejectedExecutionException rejected) {
-      if (hostGone(home)) {
+      boolean gone = hostGone(home);
+      if (gone) {
         hostClosed("The executor of scheduler " + name + " rejected this fiber (" + rejected.getMessage()
             + "); it has shut down");
-        ORPHANS.execute(task);
-      } else if (isClosed()) {
+      }
+      // The executor does not hold the task: take the hand-over mark back, unless the rescue of
+      // dropped slices claimed it in the meantime (then it runs there, as if the host had).
+      if (!HANDED_OVER.compareAndSet(task, HANDED, IDLE)) {
+        return;
+      }
+      if (gone || isClosed()) {
+        if (first) {
+          // Nothing has run: refuse the fiber rather than start it on the fallback thread.
+          throw new SchedulerClosedException("Scheduler " + name + " is closed (its executor rejected"
+              + " the task: " + rejected.getMessage() + "); it cannot start new fibers");
+        }
+        task.handedOver = HANDED;
         ORPHANS.execute(task);
       } else if (first) {
-        task.handedOver = IDLE;
         throw new RejectedExecutionException("Scheduler " + name + " cannot start a fiber: its executor"
             + " is saturated and rejected the task (" + rejected.getMessage() + "). Nothing was"
             + " started; retry later, or give the executor a larger queue or more threads.", rejected);

@@ -32,7 +32,6 @@ final class ThreadPerFiberScheduler extends AbstractScheduler {
 
   @Override
   public void spawn(Fiber parent, Fiber child, Runnable main) {
-    bind(child);
     Live cell = new Live(child);
     Thread thread = factory.newThread(() -> {
       mount(child);
@@ -49,11 +48,13 @@ final class ThreadPerFiberScheduler extends AbstractScheduler {
       throw new IllegalStateException("Scheduler " + name + ": the thread factory returned null");
     }
     track(cell);
+    bind(child);
     threads.add(thread);
     try {
       thread.start();
     } catch (RuntimeException | Error refused) {
       threads.remove(thread);
+      unbind(child); // nothing ran: the fiber object may be spawned again
       untrack(cell);
       throw refused;
     }

@@ -143,6 +143,15 @@ public abstract class Handler {
     CORE.bind(child, this);
   }
 
+  /**
+   * Undoes {@link #bind} (and {@link #setData}) for a spawn that is refused before main could
+   * run, so that the fiber object may be spawned again.
+   */
+  protected static void unbind(Fiber child) {
+    CORE.bind(child, null);
+    CORE.setData(child, null);
+  }
+
   /** The handler answering {@code fiber}'s operations (null before it is spawned). */
   protected static Handler handlerOf(Fiber fiber) {
     return CORE.handler(fiber);

@@ -578,17 +578,28 @@ public final class PicosRx {
 
   /**
    * Whether {@code rx} has been shut down. Rx schedulers cannot be asked, so this schedules a
-   * task a day ahead and cancels it at once: a shut-down scheduler refuses it, answering with an
-   * already disposed {@code Disposable}. Polled by the Picos scheduler (see
-   * {@link ExecutorScheduler.Builder#shutdownWhen}), so that fibers suspended on a scheduler that
-   * was shut down are cancelled even if none of them is ever resumed.
+   * task and looks at the answer: a shut-down scheduler refuses it with an already disposed
+   * {@code Disposable}. Rx's own schedulers refuse delayed tasks too, so for them the task is a
+   * day ahead and cancelled at once (nothing runs). {@code Schedulers.from(executor)} delays
+   * tasks on a helper thread of Rx's and only meets the executor when they are due, so there the
+   * probe is a task that does nothing, run at once on the executor. Polled by the Picos scheduler
+   * (see {@link ExecutorScheduler.Builder#shutdownWhen}), so that fibers suspended on a scheduler
+   * that was shut down are cancelled even if none of them is ever resumed.
    */
   private static boolean isShutDown(io.reactivex.rxjava3.core.Scheduler rx) {
+    if (FROM_EXECUTOR.equals(rx.getClass().getName())) {
+      Slice probe = new Slice(NOTHING);
+      Disposable d = rx.scheduleDirect(probe);
+      return d.isDisposed() && !probe.started;
+    }
     Disposable probe = rx.scheduleDirect(NOTHING, 1, TimeUnit.DAYS);
     boolean refused = probe.isDisposed();
     probe.dispose();
     return refused;
   }
+
+  /** The class of {@code Schedulers.from(executor)}'s schedulers. */
+  private static final String FROM_EXECUTOR = "io.reactivex.rxjava3.internal.schedulers.ExecutorScheduler";
 
   private static final Runnable NOTHING = () -> {};
 

@@ -119,6 +119,13 @@ public final class Bundle {
     }
     bundle.throwErrors();
     Fiber.check();
+    // A token cancelled by neither the scope itself (a Terminate) nor the parent: a member's
+    // own scheduler closed under it (a member forked onto another scheduler) — not a success.
+    Throwable tokenCause = bundle.token.canceled();
+    if (tokenCause != null && !(tokenCause instanceof Control.Terminate)
+        && tokenCause != outer.canceled()) {
+      throw Computation.unchecked(tokenCause);
+    }
     if (bodyFailure != null) {
       throw Computation.unchecked(bodyFailure);
     }
