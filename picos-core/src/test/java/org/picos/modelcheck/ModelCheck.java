@@ -1,7 +1,5 @@
 package org.picos.modelcheck;
 
-import java.util.ArrayList;
-import java.util.List;
 import org.jetbrains.lincheck.Lincheck;
 
 /**
@@ -38,9 +36,48 @@ public final class ModelCheck {
     return quick * Integer.getInteger("lincheck.factor", 50);
   }
 
-  /** Explores {@link #invocations(int) invocations(quick)} interleavings of {@code scenario}. */
+  /**
+   * Explores {@link #invocations(int) invocations(quick)} interleavings of {@code scenario}
+   * (fewer when the model checker has explored them all). With {@code -Dlincheck.stats=true}
+   * prints how many it ran and how long that took.
+   */
   public static void check(int quick, Runnable scenario) {
-    Lincheck.runConcurrentTest(invocations(quick), scenario);
+    int invocations = invocations(quick);
+    if (!Boolean.getBoolean("lincheck.stats")) {
+      Lincheck.runConcurrentTest(invocations, scenario);
+      return;
+    }
+    // Counted in a system property: Lincheck restores static fields after each invocation.
+    System.setProperty(RUNS, "0");
+    long start = System.nanoTime();
+    try {
+      Lincheck.runConcurrentTest(invocations, () -> {
+        System.setProperty(RUNS, String.valueOf(Long.getLong(RUNS, 0) + 1));
+        scenario.run();
+      });
+    } finally {
+      System.out.printf("lincheck: %s ran %s of %d invocations in %d ms%n",
+          caller(), System.getProperty(RUNS), invocations, (System.nanoTime() - start) / 1_000_000);
+    }
+  }
+
+  private static final String RUNS = "picos.lincheck.runs";
+
+  private static String caller() {
+    return StackWalker.getInstance()
+        .walk(frames -> frames.skip(2).findFirst().map(f -> f.getClassName() + "." + f.getMethodName()).orElse("?"));
+  }
+
+  /**
+   * Fails the scenario with {@code what} unless {@code ok}. Scenarios use this rather than
+   * assertion libraries with computed messages: the model checker instruments everything a
+   * scenario runs, so a message concatenated in every invocation costs more than the check.
+   * The failure report shows the values anyway, in the interleaving's trace.
+   */
+  public static void expect(boolean ok, String what) {
+    if (!ok) {
+      throw new AssertionError(what);
+    }
   }
 
   /** Makes {@code state} and everything reachable from it shared for the model checker. */
@@ -49,24 +86,17 @@ public final class ModelCheck {
     return state;
   }
 
-  /** Starts a thread running {@code body}. */
-  public static Thread fork(Runnable body) {
-    Thread t = new Thread(body);
-    t.start();
-    return t;
-  }
-
-  /** Starts one thread per body, all before any of them is joined. */
-  public static List<Thread> forkAll(Runnable... bodies) {
-    List<Thread> threads = new ArrayList<>(bodies.length);
-    for (Runnable body : bodies) {
-      threads.add(fork(body));
+  /**
+   * Starts one thread per body, then joins them all. Under the model checker a thread that can
+   * never end is reported as a hang, with the interleaving that led there. (Plain arrays and
+   * loops: every collection call made here would be model-checked too.)
+   */
+  public static void runAll(Runnable... bodies) {
+    Thread[] threads = new Thread[bodies.length];
+    for (int i = 0; i < bodies.length; i++) {
+      threads[i] = new Thread(bodies[i]);
+      threads[i].start();
     }
-    return threads;
-  }
-
-  /** Waits for every thread. Under the model checker a thread that can never end is reported. */
-  public static void join(List<Thread> threads) {
     for (Thread t : threads) {
       try {
         t.join();
@@ -75,10 +105,5 @@ public final class ModelCheck {
         throw new AssertionError("interrupted while joining " + t, e);
       }
     }
-  }
-
-  /** {@link #forkAll} then {@link #join}. */
-  public static void runAll(Runnable... bodies) {
-    join(forkAll(bodies));
   }
 }
