@@ -75,10 +75,12 @@ public class TriggerLinearizabilityLincheckTest {
   @Test
   void operationsAreLinearizable() {
     new ModelCheckingOptions()
-        .iterations(ModelCheck.invocations(10))
-        .invocationsPerIteration(100)
-        .threads(3)
-        .actorsPerThread(2)
+        .iterations(ModelCheck.invocations(30))
+        .invocationsPerIteration(50)
+        .threads(2)
+        .actorsPerThread(3)
+        .actorsBefore(1)
+        .actorsAfter(1)
         .check(TriggerLinearizabilityLincheckTest.class);
   }
 }
