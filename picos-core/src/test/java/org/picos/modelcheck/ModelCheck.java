@@ -10,13 +10,13 @@ import org.jetbrains.lincheck.Lincheck;
  *
  * <h2>Publishing the scenario's state</h2>
  * Lincheck inserts thread switches only around accesses to objects it considers shared. On
- * JDK 21 and later (the build runs on 25) it does not see objects that reach a thread only
+ * JDK 25, the build's JDK (JDK 17 does not show this), it does not see objects that reach a thread only
  * through the {@code Runnable} given to {@code new Thread(...)} (a lambda's captured values, or
  * the fields of a runnable, held by the thread's field holder): they stay "local" and the race
  * on them is never explored. Every scenario therefore passes its state object to
  * {@link #share}, which writes it to a static volatile field; everything reachable from it, and
- * everything later stored into it, is then tracked. {@code HarnessLincheckTest} checks that a
- * racy counter and a lost wake-up written this way are found.
+ * everything later stored into it, is then tracked. {@code HarnessLincheckTest}
+ * checks that a racy counter and a lost signal written this way are found.
  *
  * <h2>Quick and long runs</h2>
  * {@code mvn verify} explores the quick counts written in the tests. With
@@ -86,17 +86,18 @@ public final class ModelCheck {
     return state;
   }
 
+  /** Starts a thread running {@code body}. */
+  public static Thread fork(Runnable body) {
+    Thread t = new Thread(body);
+    t.start();
+    return t;
+  }
+
   /**
-   * Starts one thread per body, then joins them all. Under the model checker a thread that can
-   * never end is reported as a hang, with the interleaving that led there. (Plain arrays and
-   * loops: every collection call made here would be model-checked too.)
+   * Waits for every thread. Under the model checker a thread that can never end is reported as
+   * a hang, with the interleaving that led there.
    */
-  public static void runAll(Runnable... bodies) {
-    Thread[] threads = new Thread[bodies.length];
-    for (int i = 0; i < bodies.length; i++) {
-      threads[i] = new Thread(bodies[i]);
-      threads[i].start();
-    }
+  public static void join(Thread... threads) {
     for (Thread t : threads) {
       try {
         t.join();
@@ -105,5 +106,17 @@ public final class ModelCheck {
         throw new AssertionError("interrupted while joining " + t, e);
       }
     }
+  }
+
+  /**
+   * Starts one thread per body, then joins them all. (Plain arrays and loops here and in the
+   * scenarios: every collection call is model-checked too, and costs.)
+   */
+  public static void runAll(Runnable... bodies) {
+    Thread[] threads = new Thread[bodies.length];
+    for (int i = 0; i < bodies.length; i++) {
+      threads[i] = fork(bodies[i]);
+    }
+    join(threads);
   }
 }
