@@ -51,7 +51,7 @@ class ChannelLincheckTest {
    */
   @Test
   void aCancelledRendezvousReceiverTakesNothingOrTheElement() {
-    ModelCheck.check(200, () -> {
+    ModelCheck.check(150, () -> {
       State s = ModelCheck.share(new State(Channel.rendezvous()));
       Thread sender = ModelCheck.fork(() -> {
         s.channel.send(1);
@@ -75,7 +75,7 @@ class ChannelLincheckTest {
    */
   @Test
   void aCancelledRendezvousSenderDeliversOrLeavesNoTrace() {
-    ModelCheck.check(200, () -> {
+    ModelCheck.check(150, () -> {
       State s = ModelCheck.share(new State(Channel.rendezvous()));
       Thread receiver = ModelCheck.fork(() -> s.otherOutcome = s.channel.receive());
       ModelCheck.runAll(
@@ -102,7 +102,7 @@ class ChannelLincheckTest {
    */
   @Test
   void aCancelledSenderToAFullBufferDeliversOrLeavesNoTrace() {
-    ModelCheck.check(200, () -> {
+    ModelCheck.check(150, () -> {
       State s = ModelCheck.share(new State(Channel.bounded(1)));
       expect(s.channel.trySend(0), "could not fill the buffer");
       ModelCheck.runAll(
@@ -127,7 +127,7 @@ class ChannelLincheckTest {
    */
   @Test
   void aCancelledReceiverFromABufferTakesNothingOrTheElement() {
-    ModelCheck.check(200, () -> {
+    ModelCheck.check(150, () -> {
       State s = ModelCheck.share(new State(Channel.bounded(1)));
       ModelCheck.runAll(
           () -> asVictim(s, s.channel::receive),
@@ -153,7 +153,7 @@ class ChannelLincheckTest {
    */
   @Test
   void closeRacingASendAndAReceiveWakesBoth() {
-    ModelCheck.check(200, () -> {
+    ModelCheck.check(150, () -> {
       State s = ModelCheck.share(new State(Channel.rendezvous()));
       ModelCheck.runAll(
           () -> {

@@ -38,7 +38,7 @@ class EventSelectLincheckTest {
    */
   @Test
   void selectOverTwoReceivesTakesExactlyOneElement() {
-    ModelCheck.check(200, () -> {
+    ModelCheck.check(100, () -> {
       State s = ModelCheck.share(new State());
       Thread firstSender = ModelCheck.fork(() -> s.first.send(1));
       Thread secondSender = ModelCheck.fork(() -> s.second.send(2));
@@ -71,7 +71,7 @@ class EventSelectLincheckTest {
    */
   @Test
   void cancelledSelectOverReceiveAndNeverTakesNothingOrTheElement() {
-    ModelCheck.check(200, () -> {
+    ModelCheck.check(100, () -> {
       State s = ModelCheck.share(new State());
       Thread sender = ModelCheck.fork(() -> s.first.send(1));
       ModelCheck.runAll(() -> selectAsVictim(s, Event.never()), () -> s.victim.tryCancel(s.cause));
@@ -92,7 +92,7 @@ class EventSelectLincheckTest {
    */
   @Test
   void selectOverReceiveAndACompletingComputation() {
-    ModelCheck.check(250, () -> {
+    ModelCheck.check(120, () -> {
       State s = ModelCheck.share(new State());
       Thread sender = ModelCheck.fork(() -> s.first.send(1));
       ModelCheck.runAll(
@@ -118,7 +118,7 @@ class EventSelectLincheckTest {
    */
   @Test
   void twoSelectsMatchEachOtherExactlyOnce() {
-    ModelCheck.check(250, () -> {
+    ModelCheck.check(120, () -> {
       State s = ModelCheck.share(new State());
       ModelCheck.runAll(
           () -> s.selected = Event.select(s.first.sendEvent(1).map(v -> "sent 1"), s.second.receiveEvent()),

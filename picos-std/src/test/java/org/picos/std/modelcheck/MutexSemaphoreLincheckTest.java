@@ -48,7 +48,7 @@ class MutexSemaphoreLincheckTest {
   /** Three threads in lock/increment/unlock: no lost update, and the mutex ends free. */
   @Test
   void mutexExcludesAndHandsOff() {
-    ModelCheck.check(300, () -> {
+    ModelCheck.check(250, () -> {
       MutexState s = ModelCheck.share(new MutexState());
       ModelCheck.runAll(() -> lockIncrementUnlock(s), () -> lockIncrementUnlock(s), () -> lockIncrementUnlock(s));
       expect(s.guarded.value == 3, "lost update under the mutex");
@@ -63,7 +63,7 @@ class MutexSemaphoreLincheckTest {
    */
   @Test
   void aCancelledMutexWaiterLeavesNoTrace() {
-    ModelCheck.check(400, () -> {
+    ModelCheck.check(300, () -> {
       MutexState s = ModelCheck.share(new MutexState());
       ModelCheck.runAll(
           () -> lockIncrementUnlock(s),
@@ -109,7 +109,7 @@ class MutexSemaphoreLincheckTest {
    */
   @Test
   void aCancelledSemaphoreWaiterLosesNoPermit() {
-    ModelCheck.check(400, () -> {
+    ModelCheck.check(300, () -> {
       SemaphoreState s = ModelCheck.share(new SemaphoreState());
       ModelCheck.runAll(
           () -> acquireIncrementRelease(s),

@@ -42,7 +42,7 @@ class PickLincheckTest {
   /** Three one-sided commits of the same pick: exactly one wins, and its value is the result. */
   @Test
   void exactlyOneOfThreeCommitsWins() {
-    ModelCheck.check(300, () -> {
+    ModelCheck.check(200, () -> {
       Picks s = ModelCheck.share(new Picks());
       ModelCheck.runAll(
           () -> s.firstWon = s.a.fire(null, "first"),
@@ -66,7 +66,7 @@ class PickLincheckTest {
    */
   @Test
   void oppositeClaimOrdersNeverDeadlockAndOneCommitWins() {
-    ModelCheck.check(300, () -> {
+    ModelCheck.check(200, () -> {
       Picks s = ModelCheck.share(new Picks());
       ModelCheck.runAll(
           () -> s.firstWon = commitBoth(s.a, s.b, "first"),
@@ -85,7 +85,7 @@ class PickLincheckTest {
    */
   @Test
   void aLosingTwoSidedCommitReleasesItsClaim() {
-    ModelCheck.check(400, () -> {
+    ModelCheck.check(300, () -> {
       Picks s = ModelCheck.share(new Picks());
       ModelCheck.runAll(
           () -> s.firstWon = commitBoth(s.a, s.b, "ab"),
