@@ -73,12 +73,12 @@ class ComputationLincheckTest {
 
   @Test
   void oneCompleterWinsAndEveryAttachedTriggerIsSignalledInOrder() {
-    ModelCheck.check(300, () -> completionRace(Computation.Mode.FIFO));
+    ModelCheck.check(220, () -> completionRace(Computation.Mode.FIFO));
   }
 
   @Test
   void lifoSignalsNewestFirstUnderRacingCompletion() {
-    ModelCheck.check(150, () -> completionRace(Computation.Mode.LIFO));
+    ModelCheck.check(120, () -> completionRace(Computation.Mode.LIFO));
   }
 
   static final class Churn {
@@ -106,7 +106,7 @@ class ComputationLincheckTest {
    */
   @Test
   void attachDetachChurnLeavesAtMostTwoEntriesAndTheNextAttachCleansUp() {
-    ModelCheck.check(300, () -> {
+    ModelCheck.check(220, () -> {
       Churn s = ModelCheck.share(new Churn());
       ModelCheck.runAll(() -> attachDetach(s, s.pairs[0]), () -> attachDetach(s, s.pairs[1]));
       expect(s.failedAttaches.get() == 0, "attach to a running computation failed");
@@ -126,7 +126,7 @@ class ComputationLincheckTest {
    */
   @Test
   void churnNeverDropsALiveTrigger() {
-    ModelCheck.check(300, () -> {
+    ModelCheck.check(220, () -> {
       Churn s = ModelCheck.share(new Churn());
       ModelCheck.runAll(
           () -> s.liveAttached = s.computation.tryAttach(s.live),
@@ -163,7 +163,7 @@ class ComputationLincheckTest {
    */
   @Test
   void awaitOnAPlainThreadReturnsTheValueOrTheWaitersCause() {
-    ModelCheck.check(300, () -> {
+    ModelCheck.check(220, () -> {
       Await s = ModelCheck.share(new Await());
       ModelCheck.runAll(
           () -> awaitOnPlainThread(s),
@@ -177,7 +177,7 @@ class ComputationLincheckTest {
   /** A waiter cancelled while nothing completes the computation leaves no entry on it. */
   @Test
   void aCancelledAwaitLeavesNoTriggerBehind() {
-    ModelCheck.check(150, () -> {
+    ModelCheck.check(120, () -> {
       Await s = ModelCheck.share(new Await());
       ModelCheck.runAll(() -> awaitOnPlainThread(s), () -> s.waiterComputation.tryCancel(s.cause));
       expect(s.outcome == s.cause, "await did not throw the waiter's cause");

@@ -46,7 +46,7 @@ class TriggerLincheckTest {
    */
   @Test
   void twoSignalsAndTwoOnSignalsKeepTheContract() {
-    ModelCheck.check(300, () -> {
+    ModelCheck.check(220, () -> {
       Contract s = ModelCheck.share(new Contract());
       Runnable action = s.actionRuns::incrementAndGet;
       ModelCheck.runAll(
@@ -121,7 +121,7 @@ class TriggerLincheckTest {
    */
   @Test
   void awaitOnAPlainThreadWakesForSignalOrCancellation() {
-    ModelCheck.check(300, () -> {
+    ModelCheck.check(220, () -> {
       Await s = ModelCheck.share(new Await());
       ModelCheck.runAll(
           () -> awaitOnPlainThread(s),
@@ -136,7 +136,7 @@ class TriggerLincheckTest {
   /** Without a signal, only cancellation ends the wait: await answers the cause. */
   @Test
   void awaitOnAPlainThreadEndsByCancellationAlone() {
-    ModelCheck.check(150, () -> {
+    ModelCheck.check(120, () -> {
       Await s = ModelCheck.share(new Await());
       ModelCheck.runAll(
           () -> awaitOnPlainThread(s),
