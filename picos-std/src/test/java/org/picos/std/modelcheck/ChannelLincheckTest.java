@@ -1,6 +1,6 @@
 package org.picos.std.modelcheck;
 
-import static org.picos.std.modelcheck.ModelCheck.expect;
+import static org.picos.modelcheck.ModelCheck.expect;
 
 import java.util.Optional;
 import org.junit.jupiter.api.Tag;
@@ -9,6 +9,7 @@ import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.std.sync.Channel;
 import org.picos.std.sync.ChannelClosedException;
+import org.picos.modelcheck.ModelCheck;
 
 /**
  * {@link Channel} on plain threads under the model checker, rendezvous and bounded, with the

@@ -1,6 +1,6 @@
 package org.picos.std.modelcheck;
 
-import static org.picos.std.modelcheck.ModelCheck.expect;
+import static org.picos.modelcheck.ModelCheck.expect;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -8,6 +8,7 @@ import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.std.sync.Mutex;
 import org.picos.std.sync.Semaphore;
+import org.picos.modelcheck.ModelCheck;
 
 /**
  * {@link Mutex} and {@link Semaphore} on plain threads under the model checker, with the

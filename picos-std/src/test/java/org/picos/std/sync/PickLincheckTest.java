@@ -1,10 +1,10 @@
 package org.picos.std.sync;
 
-import static org.picos.std.modelcheck.ModelCheck.expect;
+import static org.picos.modelcheck.ModelCheck.expect;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.picos.std.modelcheck.ModelCheck;
+import org.picos.modelcheck.ModelCheck;
 
 /**
  * {@link Pick}, the commit point of channel operations and selects, under the model checker:

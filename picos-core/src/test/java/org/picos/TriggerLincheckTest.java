@@ -1,13 +1,11 @@
-package org.picos.modelcheck;
+package org.picos;
 
 import static org.picos.modelcheck.ModelCheck.expect;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.picos.Computation;
-import org.picos.Fiber;
-import org.picos.Trigger;
+import org.picos.modelcheck.ModelCheck;
 
 /**
  * {@link Trigger} under the model checker: the DSCheck trigger contract of OCaml Picos, and an

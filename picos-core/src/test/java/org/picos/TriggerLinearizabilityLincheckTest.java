@@ -1,4 +1,4 @@
-package org.picos.modelcheck;
+package org.picos;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
@@ -6,7 +6,7 @@ import org.jetbrains.lincheck.datastructures.Operation;
 import org.jetbrains.lincheck.datastructures.Validate;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.picos.Trigger;
+import org.picos.modelcheck.ModelCheck;
 
 /**
  * {@link Trigger}'s operations are linearizable: Lincheck generates random concurrent scenarios
