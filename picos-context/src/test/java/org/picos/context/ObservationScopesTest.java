@@ -36,6 +36,7 @@ class ObservationScopesTest {
   }
 
   @Test
+  @SuppressWarnings("try") // the scope is open for the spawn inside it
   void fibersSeeTheObservationTheyWereSpawnedInAndTheCarriersScopeStaysItsOwn() throws Exception {
     Observation.Scope carrierScope = carrier.onCarrier(
         () -> Observation.start("carrier", observations).openScope());
