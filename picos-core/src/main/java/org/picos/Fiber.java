@@ -467,11 +467,11 @@ public final class Fiber {
    * across suspensions, for continuation-based schedulers whose fibers run on shared carrier
    * threads. {@link #capture()} reads the context of the calling thread; {@link #restore}
    * installs a captured one. Around every run of a fiber on a carrier the scheduler captures
-   * the carrier's context and restores the fiber's; when the fiber suspends it captures the
-   * fiber's and restores the carrier's. A spawned fiber starts with its parent's context (the
-   * spawning thread's, for a fiber started from outside any fiber). Both methods must be cheap.
-   * A failure of either goes to the uncaught-exception handler (that context is then left as it
-   * was on the carrier) and never stops the scheduler.
+   * the carrier's context and restores the fiber's; when the fiber suspends (or ends) it captures
+   * the fiber's and gives the carrier's back with {@link #restoreCarrier}. A spawned fiber starts
+   * with its parent's context (the spawning thread's, for a fiber started from outside any
+   * fiber). The methods must be cheap. A failure of any goes to the uncaught-exception handler
+   * (that context is then left as it was on the carrier) and never stops the scheduler.
    *
    * <p>Which fibers carry a context:
    * <ul>
@@ -492,8 +492,23 @@ public final class Fiber {
     /** Reads the calling thread's context. */
     S capture();
 
-    /** Installs {@code state} (captured earlier; may be null) as the calling thread's context. */
+    /**
+     * Installs {@code state} (captured earlier; may be null) as the calling thread's context: a
+     * fiber's state as the fiber is resumed on the calling carrier.
+     */
     void restore(S state);
+
+    /**
+     * Gives the calling carrier its own context back as a fiber leaves it (suspends or ends):
+     * {@code carrierState} is what {@link #capture()} returned on this thread just before
+     * {@link #restore} installed the fiber's state, at the start of the same slice. The default
+     * calls {@link #restore}. A context whose ThreadLocal holds a stack of scopes (Micrometer's
+     * {@code ThreadLocalAccessor.restore}, an Observation scope) overrides it to close what
+     * {@code restore} opened, rather than open yet another scope at each suspension.
+     */
+    default void restoreCarrier(S carrierState) {
+      restore(carrierState);
+    }
   }
 
   /** The JVM-wide contexts: those found by ServiceLoader on first use, then registered ones. */
@@ -634,7 +649,7 @@ public final class Fiber {
     ThreadContext[] cs = (ThreadContext[]) mine[0];
     for (int i = 0; i < cs.length; i++) {
       mine[i + 1] = captureQuietly(cs[i]);
-      restoreQuietly(cs[i], carrier[i]);
+      restoreCarrierQuietly(cs[i], carrier[i]);
     }
   }
 
@@ -651,6 +666,15 @@ public final class Fiber {
   private static void restoreQuietly(ThreadContext context, Object state) {
     try {
       context.restore(state);
+    } catch (Throwable failure) {
+      Support.reportUncaught(failure);
+    }
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static void restoreCarrierQuietly(ThreadContext context, Object state) {
+    try {
+      context.restoreCarrier(state);
     } catch (Throwable failure) {
       Support.reportUncaught(failure);
     }
