@@ -370,7 +370,7 @@ public final class FiberChannel {
       return;
     }
     try {
-      computation = PicosNetty.sharedScheduler(ctx.channel().eventLoop()).start(this::runFiber);
+      computation = LoopSchedulers.forLoop(ctx.channel().eventLoop()).fibers.start(this::runFiber);
       requestRead();
     } catch (SchedulerClosedException loopGone) {
       fiberEnded = true;
