@@ -180,13 +180,14 @@ public final class PicosFutures {
    */
   public static Scheduler scheduler(Executor executor) {
     Objects.requireNonNull(executor, "PicosFutures.scheduler: executor must not be null");
-    String name = "PicosFutures.scheduler(" + describe(executor) + ")";
-    refuseShutDown(executor, name);
+    if (executor instanceof ExecutorService service && service.isShutdown()) {
+      refuseShutDown(executor, "PicosFutures.scheduler(" + describe(executor) + ")");
+    }
     synchronized (SHARED) {
       WeakReference<Shared> ref = SHARED.get(executor);
       Shared s = ref == null ? null : ref.get();
       if (s == null) {
-        s = new Shared(executor, name);
+        s = new Shared(executor, "PicosFutures.scheduler(" + describe(executor) + ")");
         SHARED.put(executor, new WeakReference<>(s));
       }
       return s;

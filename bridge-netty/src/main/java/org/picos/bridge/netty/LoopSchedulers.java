@@ -3,6 +3,7 @@ package org.picos.bridge.netty;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -64,8 +65,26 @@ final class LoopSchedulers {
 
   private LoopSchedulers() {}
 
+  /**
+   * The shared scheduler of the loop whose thread this is, for {@link #forLoop} called on it;
+   * the loop's termination clears it ({@code FastThreadLocal.removeAll()}).
+   */
+  private static final FastThreadLocal<Shared> ON_LOOP = new FastThreadLocal<>();
+
   /** The shared scheduler of {@code loop}, made on first use. */
   static Shared forLoop(EventExecutor loop) {
+    if (loop.inEventLoop()) {
+      Shared s = ON_LOOP.get();
+      if (s == null || s.loop != loop) {
+        s = lookUp(loop);
+        ON_LOOP.set(s);
+      }
+      return s;
+    }
+    return lookUp(loop);
+  }
+
+  private static Shared lookUp(EventExecutor loop) {
     synchronized (LOOPS) {
       WeakReference<Shared> ref = LOOPS.get(loop);
       Shared s = ref == null ? null : ref.get();
