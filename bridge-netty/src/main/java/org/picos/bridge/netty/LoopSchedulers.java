@@ -10,12 +10,12 @@ import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.concurrent.SingleThreadEventExecutor;
 import io.netty.util.internal.ThreadExecutorMap;
 import java.lang.ref.WeakReference;
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.WeakHashMap;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -55,7 +55,8 @@ import org.picos.spi.Timer;
  * listener, so the scheduler lives exactly as long as the loop does (and is not shut down) and
  * every call for that loop answers the same object; once the loop has terminated and nobody
  * else holds either, both are collected. Loops do not override {@code equals}, so the map's
- * equality is identity.
+ * equality is identity. Called on the loop's own thread (from a handler, or from a fiber on the
+ * loop), the answer comes from a {@code FastThreadLocal} of that thread, without the map's lock.
  */
 final class LoopSchedulers {
   /** Shared schedulers, by loop; guarded by itself. */
@@ -113,7 +114,7 @@ final class LoopSchedulers {
   static ExecutorScheduler ownOnLoop(EventLoop loop) {
     String name = "PicosNetty.newScheduler(" + loop + ")";
     LoopExecutor lane = new LoopExecutor(loop);
-    List<Runnable> unwatch = new ArrayList<>(1);
+    List<Runnable> unwatch = new CopyOnWriteArrayList<>();
     ExecutorScheduler s = ExecutorScheduler.builder(lane)
         .name(name)
         .timer(timerOf(loop))
@@ -134,7 +135,7 @@ final class LoopSchedulers {
     if (lanes.isEmpty()) {
       throw new IllegalArgumentException("PicosNetty.newScheduler: " + group + " has no event loops");
     }
-    List<Runnable> unwatch = new ArrayList<>(lanes.size());
+    List<Runnable> unwatch = new CopyOnWriteArrayList<>();
     ExecutorScheduler s = ExecutorScheduler.builder(lanes.values().iterator().next())
         .name(name)
         .placement(() -> {

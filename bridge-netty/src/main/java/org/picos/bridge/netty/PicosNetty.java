@@ -80,7 +80,9 @@ import org.picos.spi.BlockingGuards;
  * group), every scheduler on it closes itself at once, on the loop, from a shutdown hook (no
  * polling): every fiber still alive is cancelled with a
  * {@link org.picos.SchedulerClosedException} whose message says the loop was shut down, and
- * unwinds on the loop while the shutdown's quiet period still runs its tasks. Slices that the
+ * unwinds on the loop while the shutdown's quiet period still runs its tasks. (A loop without
+ * shutdown hooks, one that is not a {@link io.netty.util.concurrent.SingleThreadEventExecutor}
+ * such as a {@code ManualIoEventLoop}, closes its schedulers when it terminates.) Slices that the
  * terminated loop can no longer run go to a fallback daemon thread, so nothing hangs and the
  * group terminates. Closing a scheduler of your own cancels its fibers and leaves the loop
  * running: the loop belongs to the caller.
