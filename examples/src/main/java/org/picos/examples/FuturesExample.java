@@ -11,9 +11,11 @@ import org.picos.SchedulerClosedException;
 import org.picos.bridge.future.PicosFutures;
 
 /**
- * The CompletableFuture bridge in five steps: a CompletableFuture-based client is called from a
- * fiber in blocking style, the fiber is handed back as a CompletableFuture, and cancellation,
- * errors and an executor shutdown cross the boundary. Each step prints what it shows.
+ * The CompletableFuture bridge in six steps: a CompletableFuture-based client is called from a
+ * fiber in blocking style, the fiber is handed back as a CompletableFuture, cancellation and
+ * errors cross the boundary, the scheduler serves as an executor for {@code supplyAsync}, and an
+ * executor shutdown ends a fiber. Each step prints what it shows. The scheduler is the pool's
+ * shared one, {@code PicosFutures.scheduler(pool)}: nobody closes it, the pool's shutdown does.
  *
  * <p>Run with the JVM flag {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED}.
  */
@@ -90,7 +92,13 @@ public final class FuturesExample {
     System.out.println("   the fiber saw: " + fiberSaw.get(5, TimeUnit.SECONDS));
     System.out.println("   the slow call's future is cancelled too: " + report.isCancelled());
 
-    System.out.println("5. Shutting the executor down ends a suspended fiber with a cause naming it:");
+    System.out.println("5. asExecutor: supplyAsync runs its supplier in a fiber, which may await:");
+    String viaExecutor = CompletableFuture.supplyAsync(
+        () -> "supplier awaited " + PicosFutures.await(client.user(8)) + " on " + Thread.currentThread().getName(),
+        PicosFutures.asExecutor(picos)).get(5, TimeUnit.SECONDS);
+    System.out.println("   " + viaExecutor);
+
+    System.out.println("6. Shutting the executor down ends a suspended fiber with a cause naming it:");
     CompletableFuture<String> stranded = PicosFutures.future(picos, () -> PicosFutures.await(client.slowReport()));
     pool.shutdown();
     Throwable cause = stranded.handle((v, e) -> e).get(5, TimeUnit.SECONDS);

@@ -311,7 +311,7 @@ public final class Soak {
     hosts.add(new Host("Schedulers.threadPerFiber()", Schedulers.threadPerFiber(), () -> {}));
     hosts.add(new Host("Schedulers.onExecutor(fixed pool of 2)", Schedulers.onExecutor(fixed),
         () -> terminate(fixed)));
-    hosts.add(new Host("PicosFutures.scheduler(ForkJoinPool(2))", PicosFutures.scheduler(forkJoin),
+    hosts.add(new Host("PicosFutures.newScheduler(ForkJoinPool(2))", PicosFutures.newScheduler(forkJoin),
         () -> terminate(forkJoin)));
     hosts.add(new Host("PicosReactor.scheduler(parallel())",
         PicosReactor.scheduler(reactor.core.scheduler.Schedulers.parallel()),
@@ -319,9 +319,9 @@ public final class Soak {
     hosts.add(new Host("PicosRx.scheduler(computation())",
         PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
         io.reactivex.rxjava3.schedulers.Schedulers::shutdown));
-    hosts.add(new Host("PicosNetty.scheduler(NIO group of 2)", PicosNetty.scheduler(group),
+    hosts.add(new Host("PicosNetty.newScheduler(NIO group of 2)", PicosNetty.newScheduler(group),
         () -> group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync()));
-    hosts.add(new Host("PicosVertx.scheduler(vertx)", PicosVertx.scheduler(vertx),
+    hosts.add(new Host("PicosVertx.newScheduler(vertx)", PicosVertx.newScheduler(vertx),
         () -> vertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS)));
   }
 

@@ -1,6 +1,9 @@
 package org.picos.bridge.future;
 
+import java.lang.ref.WeakReference;
+import java.util.Map;
 import java.util.Objects;
+import java.util.WeakHashMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -10,6 +13,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.BiConsumer;
 import org.picos.Computation;
 import org.picos.Fiber;
@@ -18,6 +22,8 @@ import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
+import org.picos.spi.Support;
+import org.picos.spi.Timer;
 
 /**
  * The bridge between Picos and {@link CompletableFuture}: executors as Picos schedulers, fibers
@@ -33,11 +39,31 @@ import org.picos.sched.Schedulers;
  * page.thenAccept(System.out::println);                      // an ordinary CompletableFuture
  * }</pre>
  *
- * <h2>The three directions</h2>
+ * <table>
+ *   <caption>The verbs of this facade</caption>
+ *   <tr><th>verb</th><th>here</th></tr>
+ *   <tr><td>host to Picos scheduler</td><td>{@link #scheduler(Executor)} (shared, cached per
+ *       executor); {@link #newScheduler(Executor)} (your own)</td></tr>
+ *   <tr><td>Picos scheduler to host</td><td>{@link #asExecutor(Scheduler)}</td></tr>
+ *   <tr><td>work to future</td><td>{@link #future(Callable)},
+ *       {@link #future(Scheduler, Callable)}</td></tr>
+ *   <tr><td>computation to future</td><td>{@link #toFuture(Computation)}</td></tr>
+ *   <tr><td>await</td><td>{@link #await(CompletionStage)}</td></tr>
+ * </table>
+ *
+ * <p>What other facades have and this one does not, and why: no multi-valued awaits and no
+ * {@code iterate}. A {@link CompletionStage} has one value; the JDK's one type for a stream of
+ * values, {@link java.util.concurrent.Flow.Publisher}, comes with no implementation of its own
+ * to bridge (streams come from libraries such as Reactor and RxJava, whose facades iterate and
+ * await them).
+ *
  * <ul>
  *   <li>{@link #scheduler(Executor)}: any {@link Executor}, {@link ExecutorService} or
  *       {@link ForkJoinPool} runs Picos fibers. Each stretch of a fiber between two suspensions
  *       is one task handed to the executor.</li>
+ *   <li>{@link #asExecutor(Scheduler)}: the other way round, an {@link Executor} that runs each
+ *       task in a new fiber, for APIs that take an executor
+ *       ({@code CompletableFuture.supplyAsync(supplier, executor)}); the task may then await.</li>
  *   <li>{@link #future(Callable)}, {@link #future(Scheduler, Callable)} and
  *       {@link #toFuture(Computation)}: Picos work seen as a {@link CompletableFuture}. The work
  *       starts at once (futures are hot); the future completes with the fiber's value or
@@ -45,6 +71,16 @@ import org.picos.sched.Schedulers;
  *   <li>{@link #await(CompletionStage)}: waits for a stage inside a fiber by suspending the
  *       fiber; its carrier thread goes on running other work meanwhile.</li>
  * </ul>
+ *
+ * <h2>Shared schedulers and your own</h2>
+ * {@link #scheduler(Executor)} answers the same scheduler for the same executor whenever two
+ * calls' answers are alive at once: the cache holds it weakly, keyed weakly by the executor, so
+ * an executor nobody uses any more frees its scheduler, and a scheduler nobody holds and that
+ * has no fiber left is made again on the next call. Being shared, it cannot be closed: its
+ * {@code close()} throws {@link UnsupportedOperationException}, like that of
+ * {@link Schedulers#shared()}; it closes itself when its {@link ExecutorService} shuts down.
+ * {@link #newScheduler(Executor)} makes a scheduler of your own, which you close, and whose close
+ * cancels only its own fibers.
  *
  * <h2>Cancellation, from the future to the fiber</h2>
  * Cancelling a future returned by {@code future} or {@code toFuture} ({@code cancel(true)} and
@@ -95,7 +131,8 @@ import org.picos.sched.Schedulers;
  * short, or use the {@code *Async} variants to move them elsewhere.
  *
  * <h2>Shutting an executor down</h2>
- * Shutting down the {@link ExecutorService} of a {@link #scheduler(Executor)} while fibers are
+ * Shutting down the {@link ExecutorService} of a {@link #scheduler(Executor)} or
+ * {@link #newScheduler(Executor)} while fibers are
  * alive ends each of them with a {@link SchedulerClosedException} (a
  * {@code CancellationException}) whose message says that the executor was shut down: the
  * scheduler notices the shutdown within about 50 ms (the core polls
@@ -110,25 +147,32 @@ import org.picos.sched.Schedulers;
  * {@link CompletableFuture#join()}. All methods are safe to call from any thread.
  */
 public final class PicosFutures {
+  /** Shared schedulers, by executor, both weakly (see the class comment); guarded by itself. */
+  private static final Map<Executor, WeakReference<Shared>> SHARED = new WeakHashMap<>();
+
   private PicosFutures() {}
 
   /**
-   * Returns a Picos scheduler whose fibers run on {@code executor}: each stretch of a fiber
-   * between two suspensions is one task given to the executor. On a single-threaded
-   * executor a fiber never leaves that thread; on a pool it may resume on any of its threads.
-   * A {@link ForkJoinPool} in its default (LIFO, non-async) mode gets its fibers' tasks as
-   * external submissions, so that a fiber that yields queues behind the others instead of
-   * running again at once. {@link org.picos.Computation#cancelAfter} uses the core's shared
-   * timer thread, and the cancellation it triggers resumes the fiber on {@code executor}.
+   * The scheduler of {@code executor}, shared by everyone who asks for it: the same object for
+   * the same executor while anyone holds it (see the class comment). Its fibers run on
+   * {@code executor}: each stretch of a fiber between two suspensions is one task given to the
+   * executor. On a single-threaded executor a fiber never leaves that thread; on a pool it may
+   * resume on any of its threads. A {@link ForkJoinPool} in its default (LIFO, non-async) mode
+   * gets its fibers' tasks as external submissions, so that a fiber that yields queues behind
+   * the others instead of running again at once. {@link org.picos.Computation#cancelAfter} uses
+   * the core's shared timer thread, and the cancellation it triggers resumes the fiber on
+   * {@code executor}.
    *
-   * <p>The executor still belongs to the caller: {@link Scheduler#close()} cancels the
-   * scheduler's live fibers (with a {@link SchedulerClosedException} naming the scheduler) and
-   * waits for them to end, but leaves the executor running. Shutting the executor down, if it
-   * is an {@link ExecutorService}, closes the scheduler: see the class comment.
+   * <p>Threading: safe to call from any thread; fibers run on the executor's threads only.
+   *
+   * <p>Cancellation: shutting the executor down, if it is an {@link ExecutorService}, closes the
+   * scheduler and cancels its fibers (see the class comment); the scheduler itself cannot be
+   * closed (its {@code close()} throws {@link UnsupportedOperationException}): use
+   * {@link #newScheduler(Executor)} for one you close.
    *
    * @param executor where the fibers run; must not be an ExecutorService that is already shut
    *     down
-   * @return a new scheduler, named after the executor in messages and cancellation causes
+   * @return the executor's shared scheduler, named after it in messages and cancellation causes
    * @throws NullPointerException if {@code executor} is null
    * @throws IllegalArgumentException if {@code executor} is an ExecutorService already shut down
    * @throws IllegalStateException if the JVM lacks the flag that Picos fibers need (the message
@@ -136,12 +180,159 @@ public final class PicosFutures {
    */
   public static Scheduler scheduler(Executor executor) {
     Objects.requireNonNull(executor, "PicosFutures.scheduler: executor must not be null");
-    String name = "PicosFutures.scheduler(" + describe(executor) + ")";
+    if (executor instanceof ExecutorService service && service.isShutdown()) {
+      refuseShutDown(executor, "PicosFutures.scheduler(" + describe(executor) + ")");
+    }
+    synchronized (SHARED) {
+      WeakReference<Shared> ref = SHARED.get(executor);
+      Shared s = ref == null ? null : ref.get();
+      if (s == null) {
+        s = new Shared(executor, "PicosFutures.scheduler(" + describe(executor) + ")");
+        SHARED.put(executor, new WeakReference<>(s));
+      }
+      return s;
+    }
+  }
+
+  /**
+   * A new scheduler of your own whose fibers run on {@code executor}, as those of
+   * {@link #scheduler(Executor)} do, in a set of their own. The executor still belongs to the
+   * caller: {@link Scheduler#close()} cancels the scheduler's live fibers (with a
+   * {@link SchedulerClosedException} naming the scheduler) and waits for them to end, but leaves
+   * the executor running.
+   *
+   * <p>Threading: fibers run on the executor's threads only; close it from a thread that may
+   * block (or from a fiber, which does not wait).
+   *
+   * <p>Cancellation: closing the scheduler, or shutting the executor down (if it is an
+   * {@link ExecutorService}: see the class comment), cancels every fiber still alive.
+   *
+   * @param executor where the fibers run; must not be an ExecutorService that is already shut
+   *     down
+   * @return a new scheduler, named after the executor in messages and cancellation causes
+   * @throws NullPointerException if {@code executor} is null
+   * @throws IllegalArgumentException if {@code executor} is an ExecutorService already shut down
+   * @throws IllegalStateException if the JVM lacks the flag that Picos fibers need
+   */
+  public static Scheduler newScheduler(Executor executor) {
+    Objects.requireNonNull(executor, "PicosFutures.newScheduler: executor must not be null");
+    String name = "PicosFutures.newScheduler(" + describe(executor) + ")";
+    refuseShutDown(executor, name);
+    return ExecutorScheduler.builder(executor).name(name).build();
+  }
+
+  private static void refuseShutDown(Executor executor, String name) {
     if (executor instanceof ExecutorService service && service.isShutdown()) {
       throw new IllegalArgumentException(
           name + ": the executor is already shut down; pass an executor that is running");
     }
-    return ExecutorScheduler.builder(executor).name(name).build();
+  }
+
+  /**
+   * The shared scheduler of one executor: starts fibers on {@link #fibers} and refuses to be
+   * closed. It is also the scheduler's timer (the core's shared one), which makes it reachable
+   * from the scheduler: the two live and die together, so the cache hands out this object for
+   * as long as either is in use, its fibers included.
+   */
+  private static final class Shared implements Scheduler, Timer {
+    final ExecutorScheduler fibers;
+    private final String name;
+
+    Shared(Executor executor, String name) {
+      this.name = name;
+      this.fibers = ExecutorScheduler.builder(executor).name(name).timer(this).build();
+    }
+
+    @Override
+    public Runnable schedule(Runnable task, long nanos) {
+      return Timer.shared().schedule(task, nanos);
+    }
+
+    @Override
+    public <T> Computation<T> start(Callable<T> main) {
+      return fibers.start(main);
+    }
+
+    @Override
+    public void spawn(Fiber fiber, Runnable main) {
+      fibers.spawn(fiber, main);
+    }
+
+    /** Refused: see {@link PicosFutures#scheduler(Executor)}. */
+    @Override
+    public void close() {
+      throw new UnsupportedOperationException(name + " is shared by everyone using this executor"
+          + " and cannot be closed; it closes itself when the executor shuts down. For a scheduler"
+          + " of your own to close, use PicosFutures.newScheduler(executor).");
+    }
+
+    @Override
+    public boolean isClosed() {
+      return fibers.isClosed();
+    }
+
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  /**
+   * An {@link Executor} that runs each task in a new fiber of {@code scheduler}, so that the
+   * task may await (a Picos computation, a stage with {@link #await}) without blocking a thread:
+   * {@code CompletableFuture.supplyAsync(() -> PicosFutures.await(lookup()), asExecutor(s))}.
+   * Each task's fiber has a computation of its own, started on {@code scheduler} whatever thread
+   * calls {@code execute}.
+   *
+   * <p>Threading: {@code execute} is safe from any thread and never blocks (a fiber's caller
+   * does not wait for it); the task runs on the scheduler's threads. A task that throws has its
+   * failure handed to the uncaught-exception handler of the thread it ran on, as an executor's
+   * worker thread would.
+   *
+   * <p>Cancellation: closing {@code scheduler} cancels the fibers of tasks still running (a task
+   * cut short that way is not reported as a failure) and makes {@code execute} refuse new tasks
+   * with a {@link RejectedExecutionException}, as a shut-down executor does.
+   *
+   * @param scheduler where the tasks' fibers run
+   * @return an executor over {@code scheduler}
+   * @throws NullPointerException if {@code scheduler} is null
+   */
+  public static Executor asExecutor(Scheduler scheduler) {
+    Objects.requireNonNull(scheduler, "PicosFutures.asExecutor: scheduler must not be null");
+    return new FiberExecutor(scheduler);
+  }
+
+  /** {@link #asExecutor}: a fiber per task. */
+  private record FiberExecutor(Scheduler scheduler) implements Executor {
+    @Override
+    public void execute(Runnable task) {
+      Objects.requireNonNull(task, "task");
+      Computation<Void> c = Computation.create();
+      try {
+        scheduler.spawn(Fiber.create(false, c), () -> runTask(c, task));
+      } catch (SchedulerClosedException closed) {
+        throw new RejectedExecutionException("PicosFutures.asExecutor(" + scheduler + ") refused"
+            + " a task: its scheduler is closed", closed);
+      }
+    }
+
+    private static void runTask(Computation<Void> c, Runnable task) {
+      try {
+        task.run();
+      } catch (Throwable failure) {
+        if (!c.isCancellation(failure)) {
+          Support.reportUncaught(failure);
+        }
+        c.tryCancel(failure);
+        return;
+      }
+      c.tryReturn(null);
+    }
+
+    @Override
+    public String toString() {
+      return "PicosFutures.asExecutor(" + scheduler + ")";
+    }
   }
 
   /** A short, stable name for messages: {@code ThreadPoolExecutor@1b2c3d}. */
@@ -166,6 +357,12 @@ public final class PicosFutures {
    * <p>If the caller's scheduler is closing, the new fiber is cancelled at once and the future
    * completes with the scheduler's {@link SchedulerClosedException}.
    *
+   * <p>Threading: the fiber runs on its scheduler's threads; the future is completed by the
+   * fiber's carrier as it ends, which runs non-async dependent stages (see the class comment).
+   *
+   * <p>Cancellation: cancelling (or otherwise completing) the future cancels the fiber; a
+   * fiber cancelled otherwise completes the future exceptionally with its cause.
+   *
    * @param <T> the type of the result
    * @param body what the fiber runs
    * @return a new future of the fiber's result
@@ -180,8 +377,14 @@ public final class PicosFutures {
 
   /**
    * Starts {@code body} in a new fiber on {@code scheduler} and returns a future of its result,
-   * which completes with the body's value or with the very exception it threw. Cancelling the
-   * future cancels the fiber (see the class comment).
+   * which completes with the body's value or with the very exception it threw.
+   *
+   * <p>Threading: the fiber runs on {@code scheduler}'s threads, whatever thread calls this; the
+   * future is completed by the fiber's carrier as it ends.
+   *
+   * <p>Cancellation: cancelling (or otherwise completing) the future cancels the fiber (see the
+   * class comment); closing {@code scheduler} cancels the fiber, which completes the future
+   * exceptionally with the {@link SchedulerClosedException}.
    *
    * @param <T> the type of the result
    * @param scheduler where the fiber runs
@@ -193,7 +396,7 @@ public final class PicosFutures {
   public static <T> CompletableFuture<T> future(Scheduler scheduler, Callable<T> body) {
     Objects.requireNonNull(scheduler, "PicosFutures.future: scheduler must not be null");
     Objects.requireNonNull(body, "PicosFutures.future: body must not be null");
-    return toFuture(scheduler.start(body));
+    return toFuture(Schedulers.start(scheduler, body));
   }
 
   /**
@@ -203,6 +406,12 @@ public final class PicosFutures {
    * {@link CancellationException} whose cause is what the future was completed with (none
    * when completed with a value). Each call returns a new future. A computation that has
    * already completed gives an already completed future.
+   *
+   * <p>Threading: the future is completed by the thread that completes the computation (for a
+   * fiber, its carrier as it ends), which runs non-async dependent stages.
+   *
+   * <p>Cancellation: as said above, both ways; with a shared computation (a scope's) cancelling
+   * the future cancels all of it.
    *
    * @param <T> the type of the result
    * @param computation the computation to follow, typically a fiber's
@@ -244,9 +453,12 @@ public final class PicosFutures {
 
   /**
    * Waits for {@code stage} and returns its value, or throws its failure (see the class comment
-   * for the exact rule). In a fiber this suspends the fiber, not its carrier thread; outside
-   * any fiber it blocks the calling thread like {@link CompletableFuture#join()}, and, like
-   * {@code join}, is not ended by {@link Thread#interrupt()}.
+   * for the exact rule).
+   *
+   * <p>Threading: in a fiber this suspends the fiber, not its carrier thread, and the fiber
+   * resumes on its own scheduler, not on the thread that completes the stage; outside any fiber
+   * it blocks the calling thread like {@link CompletableFuture#join()}, and, like {@code join},
+   * is not ended by {@link Thread#interrupt()}.
    *
    * <p>A stage that has already completed answers at once, without suspending and without
    * checking for cancellation (that is how CompletableFuture behaves: it runs a callback

@@ -11,9 +11,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -154,14 +156,14 @@ class PicosFuturesTest {
     @Test
     void closingTheSchedulerEndsSuspendedFibersAndLeavesTheExecutorRunning() throws Exception {
       ExecutorService pool = fixedPool(2, "cf-close");
-      Scheduler scheduler = PicosFutures.scheduler(pool);
+      Scheduler scheduler = PicosFutures.newScheduler(pool);
       CompletableFuture<String> never = new CompletableFuture<>();
       CompletableFuture<String> fiber = PicosFutures.future(scheduler, () -> PicosFutures.await(never));
       awaitDependent(never);
       scheduler.close();
       Throwable cause = failureOf(fiber);
       assertInstanceOf(SchedulerClosedException.class, cause);
-      assertTrue(cause.getMessage().startsWith("Scheduler PicosFutures.scheduler(ThreadPoolExecutor@"),
+      assertTrue(cause.getMessage().startsWith("Scheduler PicosFutures.newScheduler(ThreadPoolExecutor@"),
           cause.getMessage());
       assertTrue(cause.getMessage().contains("was closed"), cause.getMessage());
       assertTrue(never.isCancelled());
@@ -206,7 +208,7 @@ class PicosFuturesTest {
     @Test
     void shutdownNowWithARunnableFiberStillLetsItEndAndCloseReturn() throws Exception {
       ExecutorService loop = singleThread("cf-shutdown-now");
-      Scheduler scheduler = PicosFutures.scheduler(loop);
+      Scheduler scheduler = PicosFutures.newScheduler(loop);
       CompletableFuture<String> yielding = PicosFutures.future(scheduler, () -> {
         for (;;) {
           Fiber.yield(); // always runnable: its next step is queued in the executor
@@ -227,6 +229,8 @@ class PicosFuturesTest {
           () -> PicosFutures.scheduler(pool));
       assertTrue(e.getMessage().contains("already shut down; pass an executor that is running"),
           e.getMessage());
+      e = assertThrows(IllegalArgumentException.class, () -> PicosFutures.newScheduler(pool));
+      assertTrue(e.getMessage().startsWith("PicosFutures.newScheduler("), e.getMessage());
     }
 
     @Test
@@ -237,6 +241,109 @@ class PicosFuturesTest {
         PicosFutures.await(later("x"));
         return Thread.currentThread().getName();
       }));
+    }
+  }
+
+  @Nested
+  class SharedSchedulers {
+    @Test
+    void theSameExecutorAnswersTheSameSchedulerWhichCannotBeClosed() {
+      ExecutorService pool = fixedPool(1, "cf-shared");
+      ExecutorService other = fixedPool(1, "cf-other");
+      Scheduler shared = PicosFutures.scheduler(pool);
+      assertSame(shared, PicosFutures.scheduler(pool));
+      assertNotSame(shared, PicosFutures.scheduler(other));
+      assertNotSame(shared, PicosFutures.newScheduler(pool));
+      Computation<Object> running = shared.start(() -> PicosFutures.await(new CompletableFuture<>()));
+      UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, shared::close);
+      assertTrue(e.getMessage().contains("PicosFutures.newScheduler(executor)"), e.getMessage());
+      assertFalse(shared.isClosed());
+      assertTrue(running.isRunning(), "a refused close cancels nothing");
+      running.tryCancel(new CancellationException("done"));
+    }
+
+    @Test
+    void aSharedSchedulerWithFibersStaysTheSameEvenWhenNobodyHoldsIt() {
+      ExecutorService pool = fixedPool(1, "cf-kept");
+      CompletableFuture<String> never = new CompletableFuture<>();
+      Computation<String> suspended = PicosFutures.scheduler(pool).start(() -> PicosFutures.await(never));
+      java.lang.ref.WeakReference<Scheduler> first = new java.lang.ref.WeakReference<>(PicosFutures.scheduler(pool));
+      for (int i = 0; i < 5; i++) {
+        System.gc();
+      }
+      assertSame(first.get(), PicosFutures.scheduler(pool), "its suspended fiber keeps it");
+      assertNotNull(first.get());
+      never.complete("done");
+      assertEquals("done", suspended.await());
+    }
+
+    @Test
+    void anExecutorNobodyUsesFreesItsScheduler() throws InterruptedException {
+      ExecutorService pool = fixedPool(1, "cf-freed");
+      Executor plain = pool::execute;
+      ExecutorService service = Executors.newSingleThreadExecutor();
+      java.lang.ref.WeakReference<Executor> executor = new java.lang.ref.WeakReference<>(plain);
+      java.lang.ref.WeakReference<Executor> shutDown = new java.lang.ref.WeakReference<>(service);
+      java.lang.ref.WeakReference<Scheduler> scheduler =
+          new java.lang.ref.WeakReference<>(PicosFutures.scheduler(plain));
+      java.lang.ref.WeakReference<Scheduler> ofService =
+          new java.lang.ref.WeakReference<>(PicosFutures.scheduler(service));
+      assertEquals(1, scheduler.get().run(() -> 1));
+      assertEquals(2, ofService.get().run(() -> 2));
+      service.shutdown();
+      assertTrue(service.awaitTermination(10, TimeUnit.SECONDS));
+      plain = null;
+      service = null;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (executor.get() != null || scheduler.get() != null || shutDown.get() != null
+          || ofService.get() != null) {
+        assertTrue(System.nanoTime() < deadline, "an executor or its scheduler is still reachable");
+        System.gc();
+        Thread.sleep(10);
+      }
+    }
+  }
+
+  @Nested
+  class SchedulerAsExecutor {
+    @Test
+    void eachTaskRunsInAFiberOfTheSchedulerAndMayAwait() throws Exception {
+      Scheduler scheduler = PicosFutures.scheduler(singleThread("cf-as-executor"));
+      Executor executor = PicosFutures.asExecutor(scheduler);
+      CompletableFuture<String> f = CompletableFuture.supplyAsync(
+          () -> PicosFutures.await(later("awaited")) + " in a fiber " + Fiber.inFiber()
+              + " on " + Thread.currentThread().getName(), executor);
+      assertEquals("awaited in a fiber true on cf-as-executor", f.get(10, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void aFailingTaskGoesToTheCarriersUncaughtHandlerAndACancelledOneDoesNot() throws Exception {
+      CompletableFuture<Throwable> uncaught = new CompletableFuture<>();
+      ExecutorService pool = Executors.newSingleThreadExecutor(r -> {
+        Thread t = daemon(r, "cf-uncaught");
+        t.setUncaughtExceptionHandler((thread, e) -> uncaught.complete(e));
+        return t;
+      });
+      executors.add(pool);
+      Scheduler scheduler = PicosFutures.newScheduler(pool);
+      Executor executor = PicosFutures.asExecutor(scheduler);
+      CountDownLatch waiting = new CountDownLatch(1);
+      executor.execute(() -> {
+        waiting.countDown();
+        PicosFutures.await(new CompletableFuture<>());
+      });
+      assertTrue(waiting.await(10, TimeUnit.SECONDS));
+      scheduler.close();
+      RejectedExecutionException refused =
+          assertThrows(RejectedExecutionException.class, () -> executor.execute(() -> {}));
+      assertInstanceOf(SchedulerClosedException.class, refused.getCause());
+      assertFalse(uncaught.isDone(), "a task cut short by the closing is no failure: " + uncaught.getNow(null));
+
+      IllegalStateException boom = new IllegalStateException("boom");
+      PicosFutures.asExecutor(PicosFutures.newScheduler(pool)).execute(() -> {
+        throw boom;
+      });
+      assertSame(boom, uncaught.get(10, TimeUnit.SECONDS));
     }
   }
 
@@ -512,6 +619,10 @@ class PicosFuturesTest {
     Scheduler scheduler = Schedulers.shared();
     assertEquals("PicosFutures.scheduler: executor must not be null",
         assertThrows(NullPointerException.class, () -> PicosFutures.scheduler(null)).getMessage());
+    assertEquals("PicosFutures.newScheduler: executor must not be null",
+        assertThrows(NullPointerException.class, () -> PicosFutures.newScheduler(null)).getMessage());
+    assertEquals("PicosFutures.asExecutor: scheduler must not be null",
+        assertThrows(NullPointerException.class, () -> PicosFutures.asExecutor(null)).getMessage());
     assertEquals("PicosFutures.future: body must not be null",
         assertThrows(NullPointerException.class, () -> PicosFutures.future(null)).getMessage());
     assertEquals("PicosFutures.future: scheduler must not be null",

@@ -87,6 +87,15 @@ public final class FiberChannel {
     /**
      * Serves one channel, on its event loop, in its own fiber. Returning closes the channel;
      * throwing closes it and passes the failure down the pipeline.
+     *
+     * <p>Threading: called once per channel, on the channel's event loop, in the channel's
+     * fiber; it may await anything, and spawn fibers, which run on the same loop.
+     *
+     * <p>Cancellation: the channel's closing cancels the fiber (see the class comment);
+     * rethrowing that cancellation is not a failure.
+     *
+     * @param channel the channel, seen from its fiber
+     * @throws Exception to close the channel and report the failure down the pipeline
      */
     void handle(FiberChannel channel) throws Exception;
   }
@@ -158,7 +167,13 @@ public final class FiberChannel {
     return new Installer(handler);
   }
 
-  /** The Netty channel. Safe from any thread. */
+  /**
+   * The Netty channel.
+   *
+   * <p>Threading: safe from any thread. Cancellation: none; see {@link #computation()}.
+   *
+   * @return the channel this fiber serves
+   */
   public Channel channel() {
     return ctx.channel();
   }
@@ -166,8 +181,13 @@ public final class FiberChannel {
   /**
    * The computation of this channel's fiber: it returns {@code null} when the handler returns,
    * is cancelled with the handler's failure when it throws, or with the close cause when the
-   * channel closes first. Cancel it to cancel the fiber (which then ends, closing the channel).
-   * Safe from any thread.
+   * channel closes first.
+   *
+   * <p>Threading: safe from any thread.
+   *
+   * <p>Cancellation: cancel it to cancel the fiber, which then ends, closing the channel.
+   *
+   * @return the fiber's computation
    */
   public Computation<?> computation() {
     return computation;
@@ -178,6 +198,13 @@ public final class FiberChannel {
    * the end of the stream (the channel closed and every buffered message was read). The caller
    * owns the message (see the class comment). Flushes pending writes before suspending.
    *
+   * <p>Threading: only on the channel's event loop, from the channel's fiber or one it spawned;
+   * one reader at a time.
+   *
+   * <p>Cancellation: a cancellation point while it waits; the channel's closing is not thrown
+   * (the buffered messages are drained, then {@code null}), any other cancellation is.
+   *
+   * @return the next message, or {@code null} at the end of the stream
    * @throws RuntimeException an error from the pipeline (see the class comment), or the
    *     fiber's cancellation cause if it is cancelled otherwise than by the channel closing
    * @throws IllegalStateException if called off the channel's event loop, while another fiber
@@ -227,9 +254,14 @@ public final class FiberChannel {
   /**
    * Writes {@code msg} through the pipeline (from this handler's position) without flushing,
    * suspending first while the channel is not writable; takes ownership of {@code msg} (see
-   * the class comment). A cancellation point: a cancelled fiber (for example because the
-   * channel closed) gets its cause and {@code msg} is released.
+   * the class comment).
    *
+   * <p>Threading: only on the channel's event loop; several fibers may wait here at once.
+   *
+   * <p>Cancellation: a cancellation point: a cancelled fiber (for example because the channel
+   * closed) gets its cause and {@code msg} is released.
+   *
+   * @param msg the message to write; owned by the write from now on
    * @return the write's future; await it with {@link PicosNetty#await} to learn the outcome
    * @throws NullPointerException if {@code msg} is null
    * @throws RuntimeException the fiber's cancellation cause
@@ -252,7 +284,13 @@ public final class FiberChannel {
   /**
    * {@link #write(Object)} then {@link #flush()}.
    *
+   * <p>Threading and cancellation: as {@link #write(Object)}.
+   *
+   * @param msg the message to write; owned by the write from now on
    * @return the write's future
+   * @throws NullPointerException if {@code msg} is null
+   * @throws RuntimeException the fiber's cancellation cause
+   * @throws IllegalStateException as {@link #write(Object)}
    */
   public ChannelFuture writeAndFlush(Object msg) {
     ChannelFuture written = write(msg);
@@ -263,6 +301,8 @@ public final class FiberChannel {
   /**
    * Flushes the writes made so far. Never suspends.
    *
+   * <p>Threading: only on the channel's event loop. Cancellation: not a cancellation point.
+   *
    * @throws IllegalStateException if called off the channel's event loop
    */
   public void flush() {
@@ -272,8 +312,11 @@ public final class FiberChannel {
   }
 
   /**
-   * Closes the channel (unflushed writes are discarded: flush first). The fiber is then
-   * cancelled as described in the class comment. Safe from any thread.
+   * Closes the channel (unflushed writes are discarded: flush first).
+   *
+   * <p>Threading: safe from any thread; Netty runs the close on the channel's loop.
+   *
+   * <p>Cancellation: the closing cancels the channel's fiber as described in the class comment.
    *
    * @return the close future
    */
@@ -370,7 +413,7 @@ public final class FiberChannel {
       return;
     }
     try {
-      computation = PicosNetty.sharedScheduler(ctx.channel().eventLoop()).start(this::runFiber);
+      computation = LoopSchedulers.forLoop(ctx.channel().eventLoop()).fibers.start(this::runFiber);
       requestRead();
     } catch (SchedulerClosedException loopGone) {
       fiberEnded = true;

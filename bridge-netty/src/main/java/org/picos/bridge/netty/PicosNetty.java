@@ -8,25 +8,46 @@ import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
-import io.netty.util.concurrent.ScheduledFuture;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.internal.ThreadExecutorMap;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.Trigger;
-import org.picos.sched.ExecutorScheduler;
+import org.picos.sched.Schedulers;
 import org.picos.spi.BlockingGuards;
-import org.picos.spi.Timer;
 
 /**
  * Picos on Netty: event loops as Picos schedulers, Picos work as Netty futures, Netty futures
  * awaited in fibers, and a fiber per channel with suspending read and write.
+ *
+ * <table>
+ *   <caption>The verbs of this facade</caption>
+ *   <tr><th>verb</th><th>here</th></tr>
+ *   <tr><td>host to Picos scheduler</td><td>{@link #scheduler(EventLoop)},
+ *       {@link #scheduler(EventLoopGroup)} (shared, cached per loop or group);
+ *       {@link #newScheduler(EventLoop)}, {@link #newScheduler(EventLoopGroup)} (your own)</td></tr>
+ *   <tr><td>work to Netty future</td><td>{@link #future(Callable)},
+ *       {@link #future(Scheduler, Callable)}</td></tr>
+ *   <tr><td>computation to Netty future</td><td>{@link #toFuture(Computation)}</td></tr>
+ *   <tr><td>await</td><td>{@link #await(Future)}</td></tr>
+ *   <tr><td>a channel's messages</td><td>{@link #fiberPerChannel}, {@link FiberChannel#read()}</td></tr>
+ * </table>
+ *
+ * <p>What other facades have and this one does not, and why:
+ * <ul>
+ *   <li>No Picos scheduler as a Netty executor (the other facades' {@code asExecutor},
+ *       {@code asReactorScheduler}): what Netty runs work on is an {@link EventExecutor}, a
+ *       thread of its own with {@code inEventLoop()}, a termination future and, for an
+ *       {@link EventLoop}, a transport's selector. A scheduler of fibers has none of these, and
+ *       a fiber is not a thread that a channel can be registered with.</li>
+ *   <li>No multi-valued awaits and no {@code iterate}: Netty has no type of its own for a stream
+ *       of values apart from a channel, and a channel's messages are read in a fiber with
+ *       {@link FiberChannel#read()}, which is that iteration, with backpressure.</li>
+ * </ul>
  *
  * <h2>Fibers on an event loop</h2>
  * A fiber of {@link #scheduler(EventLoop)} runs on the loop's own thread, one slice (from a
@@ -36,6 +57,17 @@ import org.picos.spi.Timer;
  * ({@code read}, {@code await}, a mutex, a timeout) therefore runs on the loop without blocking
  * it and without leaving its thread, so it may touch channel state without locks.
  *
+ * <h2>Shared schedulers and your own</h2>
+ * {@link #scheduler(EventLoop)} answers the same scheduler every time for the same loop (and
+ * {@link #scheduler(EventLoopGroup)} the same view for the same group): libraries built on
+ * Netty (reactor-netty, Lettuce, a server's handlers) can ask for it per request without
+ * making anything. It is held by the loop, so it lives as long as the loop and is freed with
+ * it. Being shared, it cannot be closed: its {@code close()} throws
+ * {@link UnsupportedOperationException}, like that of
+ * {@link org.picos.sched.Schedulers#shared()}; it closes itself when the loop shuts down.
+ * {@link #newScheduler(EventLoop)} and {@link #newScheduler(EventLoopGroup)} make a scheduler
+ * of your own, which you close, and whose close cancels only its own fibers.
+ *
  * <h2>Blocking on a loop thread is refused</h2>
  * Code that is not in a fiber blocks its thread when it awaits a Picos trigger or computation.
  * On an event-loop thread that would deadlock the loop, which must itself run whatever the wait
@@ -44,24 +76,25 @@ import org.picos.spi.Timer;
  * fiber instead. Fibers on the loop are never affected: they suspend rather than block.
  *
  * <h2>Shutdown</h2>
- * When the event loop (or group) starts shutting down ({@code shutdownGracefully()}), its
- * schedulers close themselves: every fiber still alive is cancelled with a
- * {@link org.picos.SchedulerClosedException} whose message names the shutdown, and fibers that
- * the terminated loop can no longer run unwind on a fallback daemon thread, so nothing hangs
- * and the group terminates. Closing a scheduler made here cancels its own fibers and leaves the
- * loop running: the loop belongs to the caller.
+ * When an event loop starts shutting down ({@code shutdownGracefully()}, of it or of its
+ * group), every scheduler on it closes itself at once, on the loop, from a shutdown hook (no
+ * polling): every fiber still alive is cancelled with a
+ * {@link org.picos.SchedulerClosedException} whose message says the loop was shut down, and
+ * unwinds on the loop while the shutdown's quiet period still runs its tasks. (A loop without
+ * shutdown hooks, one that is not a {@link io.netty.util.concurrent.SingleThreadEventExecutor}
+ * such as a {@code ManualIoEventLoop}, closes its schedulers when it terminates.) Slices that the
+ * terminated loop can no longer run go to a fallback daemon thread, so nothing hangs and the
+ * group terminates. Closing a scheduler of your own cancels its fibers and leaves the loop
+ * running: the loop belongs to the caller.
  *
  * <h2>Cancellation across the bridge</h2>
- * Cancelling a future returned by {@link #future} cancels its fiber; a fiber cancelled while it
- * {@linkplain #await awaits} a Netty future cancels that future (where Netty allows it). A
- * fiber's failure reaches the returned future, or, for {@link #fiberPerChannel}, the channel's
- * pipeline ({@code exceptionCaught}); it is never lost.
+ * Cancelling a future returned by {@link #future} or {@link #toFuture} cancels the fiber or
+ * computation behind it; a fiber cancelled while it {@linkplain #await awaits} a Netty future
+ * cancels that future (where Netty allows it). A fiber's failure reaches the returned future,
+ * or, for {@link #fiberPerChannel}, the channel's pipeline ({@code exceptionCaught}); it is never
+ * lost.
  */
 public final class PicosNetty {
-  /** One scheduler per event executor, shared by {@link #future} and {@link #fiberPerChannel}. */
-  private static final ConcurrentHashMap<EventExecutor, Scheduler> SHARED =
-      new ConcurrentHashMap<>();
-
   static {
     BlockingGuards.add(PicosNetty::refuseBlockingOnEventLoop);
   }
@@ -72,124 +105,236 @@ public final class PicosNetty {
   // Event loops as schedulers
 
   /**
-   * A new scheduler whose fibers all run on {@code loop}'s thread and resume there after every
-   * await; {@link Computation#cancelAfter} uses {@code loop.schedule}. Each call makes a new
-   * scheduler with its own set of fibers. Closing it cancels those fibers and leaves the loop
-   * running; shutting the loop down closes it (see the class comment).
+   * The scheduler of {@code loop}, shared by everyone who asks for it: the same object on every
+   * call for the same loop, made on the first. Its fibers all run on the loop's thread and
+   * resume there after every await; {@link Computation#cancelAfter} uses {@code loop.schedule}.
+   * {@link #fiberPerChannel} runs its fibers on it too.
    *
-   * <p>Start fibers from anywhere with {@link Scheduler#start}; {@link Scheduler#run} from a
-   * plain thread blocks that thread, which is refused on an event-loop thread. Likewise
-   * {@link Scheduler#close()} called on an event-loop thread outside a fiber cancels the fibers
-   * and then throws a {@link BlockingOperationException} instead of waiting for them; close it
-   * from another thread, or from a fiber (which does not wait).
+   * <p>Threading: safe to call from any thread; {@link Scheduler#start} works from anywhere,
+   * while {@link Scheduler#run} blocks a plain caller, which is refused on an event-loop thread
+   * (see the class comment).
    *
+   * <p>Cancellation: the loop's shutdown cancels the fibers (see the class comment); the
+   * scheduler itself cannot be closed (its {@code close()} throws
+   * {@link UnsupportedOperationException}): use {@link #newScheduler(EventLoop)} for a scheduler
+   * whose fibers you cancel by closing it.
+   *
+   * @param loop the event loop the fibers run on
+   * @return the loop's shared scheduler; closed once the loop has begun shutting down
    * @throws NullPointerException if {@code loop} is null
    */
   public static Scheduler scheduler(EventLoop loop) {
-    return onExecutor(Objects.requireNonNull(loop, "loop"), "PicosNetty.scheduler(" + loop + ")");
+    return LoopSchedulers.forLoop(Objects.requireNonNull(loop, "loop"));
   }
 
   /**
-   * A new scheduler that places each new fiber (root or child) on {@code group.next()}; the
-   * fiber stays on that loop's thread for life. {@link Computation#cancelAfter} uses the timer
-   * of the calling fiber's loop. Closing it cancels its fibers and leaves the group running;
-   * shutting the group down closes it (see the class comment).
+   * The scheduler of {@code group}, shared by everyone who asks for it (the same object for the
+   * same group while anyone holds it). Each new fiber runs on one loop of the group for life:
+   * on the calling thread's loop when that is one of the group's (so a child stays with its
+   * parent, and work started from a channel's handler stays on the channel's loop), else on
+   * {@code group.next()}. The fiber belongs to that loop's shared scheduler,
+   * {@link #scheduler(EventLoop)}. {@link Computation#cancelAfter} uses the fiber's loop timer.
    *
+   * <p>Threading: safe to call from any thread, as are {@code start} and {@code spawn} of the
+   * answer; to spread fibers over the loops, start them from a thread that is not one of the
+   * group's loops.
+   *
+   * <p>Cancellation: a loop's shutdown cancels the fibers on it; the scheduler cannot be closed
+   * (its {@code close()} throws {@link UnsupportedOperationException}), and answers
+   * {@code isClosed()} once the group is shutting down. Use
+   * {@link #newScheduler(EventLoopGroup)} for one you close.
+   *
+   * @param group the loops the fibers run on
+   * @return the group's shared scheduler
    * @throws NullPointerException if {@code group} is null
    */
   public static Scheduler scheduler(EventLoopGroup group) {
-    Objects.requireNonNull(group, "group");
-    return ExecutorScheduler.builder(group)
-        .name("PicosNetty.scheduler(" + group + ")")
-        .placement(group::next)
-        .timer((task, nanos) -> scheduleOn(loopOf(group), task, nanos))
-        .shutdownWhen(group::isShuttingDown)
-        .build();
-  }
-
-  /** The scheduler on {@code executor} that the bridge itself uses; never closed by users. */
-  static Scheduler sharedScheduler(EventExecutor executor) {
-    Scheduler s = SHARED.get(executor);
-    if (s == null) {
-      Scheduler fresh = onExecutor(executor, "PicosNetty(" + executor + ")");
-      s = SHARED.putIfAbsent(executor, fresh);
-      if (s == null) {
-        s = fresh;
-        executor.terminationFuture().addListener(f -> SHARED.remove(executor, fresh));
-      }
-    }
-    return s;
-  }
-
-  private static Scheduler onExecutor(EventExecutor executor, String name) {
-    return ExecutorScheduler.builder(executor)
-        .name(name)
-        .timer((task, nanos) -> scheduleOn(executor, task, nanos))
-        .shutdownWhen(executor::isShuttingDown)
-        .build();
-  }
-
-  /** The calling fiber's loop if it belongs to {@code group}, else the group's next loop. */
-  private static EventExecutor loopOf(EventLoopGroup group) {
-    EventExecutor current = ThreadExecutorMap.currentExecutor();
-    return current != null && current.parent() == group ? current : group.next();
+    return LoopSchedulers.forGroup(Objects.requireNonNull(group, "group"));
   }
 
   /**
-   * Runs {@code task} after {@code nanos} on {@code executor}'s timer; falls back to the shared
-   * timer thread once the executor is shutting down: Netty cancels the scheduled tasks of a loop
-   * that shuts down, so a timer armed there (by a fiber's protected cleanup, say) would never
-   * fire. Timers armed before the shutdown are moved by the scheduler when it closes (see
-   * {@link ExecutorScheduler}).
+   * A new scheduler of your own on {@code loop}, with its own set of fibers: they run on the
+   * loop's thread as those of {@link #scheduler(EventLoop)} do. Closing it cancels them (with
+   * a {@link org.picos.SchedulerClosedException} naming this scheduler) and waits for them to
+   * end, leaving the loop running; the loop's shutdown closes it too.
+   *
+   * <p>Threading: {@link Scheduler#close()} called on an event-loop thread outside a fiber
+   * cancels the fibers and then throws a {@link BlockingOperationException} instead of waiting
+   * for them; close it from another thread, or from a fiber (which does not wait).
+   *
+   * <p>Cancellation: closing the scheduler or shutting the loop down cancels every fiber still
+   * alive; cancelling one fiber's computation cancels only that fiber.
+   *
+   * @param loop the event loop the fibers run on
+   * @return a new scheduler; closed at once if the loop is already shutting down
+   * @throws NullPointerException if {@code loop} is null
    */
-  private static Runnable scheduleOn(EventExecutor executor, Runnable task, long nanos) {
-    if (executor.isShuttingDown()) {
-      return Timer.shared().schedule(task, nanos);
-    }
-    try {
-      ScheduledFuture<?> f = executor.schedule(task, nanos, TimeUnit.NANOSECONDS);
-      return () -> f.cancel(false);
-    } catch (RejectedExecutionException shuttingDown) {
-      return Timer.shared().schedule(task, nanos);
-    }
+  public static Scheduler newScheduler(EventLoop loop) {
+    return LoopSchedulers.ownOnLoop(Objects.requireNonNull(loop, "loop"));
+  }
+
+  /**
+   * A new scheduler of your own over {@code group}, with its own set of fibers, placed on the
+   * group's loops as those of {@link #scheduler(EventLoopGroup)} are (the calling thread's loop
+   * when it is one of the group's, else {@code group.next()}), each on its loop for life.
+   * Closing it cancels its fibers and waits for them, leaving the group running; the shutdown
+   * of any loop of the group closes it.
+   *
+   * <p>Threading: as for {@link #newScheduler(EventLoop)}: close it from a thread that is not an
+   * event loop, or from a fiber.
+   *
+   * <p>Cancellation: closing the scheduler, or the shutdown of the group (any of its loops),
+   * cancels every fiber still alive.
+   *
+   * @param group the loops the fibers run on; its set of loops must not change
+   * @return a new scheduler; closed at once if a loop of the group is already shutting down
+   * @throws NullPointerException if {@code group} is null
+   * @throws IllegalArgumentException if the group has no event loops
+   */
+  public static Scheduler newScheduler(EventLoopGroup group) {
+    return LoopSchedulers.ownOnGroup(Objects.requireNonNull(group, "group"));
   }
 
   // ---------------------------------------------------------------------------------------
   // Picos work as Netty futures
 
   /**
-   * Starts {@code body} at once in a fiber on {@code executor} (for an event loop, on its
-   * thread) and returns a Netty future made by that executor, completed with the body's value
-   * or failure. Cancelling the returned future cancels the fiber (it sees a
-   * {@link CancellationException} at its next await); a fiber cancelled otherwise (for example
-   * by the executor's shutdown) fails the future with its cancellation cause, which Netty then
-   * reports as cancelled.
+   * Starts {@code body} at once in a new fiber and returns a Netty future of its result. The
+   * fiber is placed as {@link Schedulers#spawn} places new work: called in a fiber, on that
+   * fiber's scheduler (as {@link org.picos.Fiber#spawn(Callable)}, with a computation of its
+   * own: cancelling the caller does not cancel it); otherwise on {@link Schedulers#shared()}.
+   * To run it on a loop, use {@link #future(Scheduler, Callable)} with
+   * {@link #scheduler(EventLoop)}.
    *
-   * @throws NullPointerException if an argument is null
-   * @throws org.picos.SchedulerClosedException if {@code executor} has shut down
+   * <p>Threading: the future's listeners are notified by the Netty executor the fiber runs on
+   * (its event loop) while that executor is running; for a fiber that runs on no Netty thread,
+   * or once its loop has shut down, by {@link ImmediateEventExecutor}: on the thread that
+   * completes the future (the fiber's carrier as it ends, or the thread that cancels it), or,
+   * for a listener added to a completed future, the adding thread. The future's blocking
+   * {@code sync()} and {@code await()} refuse to run on the fiber's own loop.
+   *
+   * <p>Cancellation: cancelling the future cancels the fiber (it sees a
+   * {@link CancellationException} at its next cancellation point) and completes the future at
+   * once; a fiber cancelled otherwise (for example by its scheduler's closing) fails the
+   * future with its cause, which Netty then reports as cancelled when it is a
+   * {@code CancellationException}.
+   *
+   * @param <T> the type of the result
+   * @param body what the fiber runs
+   * @return a new future of the fiber's value or failure (the same exception it threw)
+   * @throws NullPointerException if {@code body} is null
+   * @throws RuntimeException the calling fiber's cancellation cause, if it is cancelled (nothing
+   *     is started then)
+   * @throws org.picos.SchedulerClosedException if the chosen scheduler is closed
    */
-  public static <T> Future<T> future(EventExecutor executor, Callable<T> body) {
-    Objects.requireNonNull(executor, "executor");
+  public static <T> Future<T> future(Callable<T> body) {
     Objects.requireNonNull(body, "body");
-    Computation<T> fiber = sharedScheduler(executor).start(body);
-    FiberPromise<T> promise = new FiberPromise<>(executor, fiber);
-    fiber.whenDone(() -> {
-      if (fiber.isReturned()) {
-        promise.trySuccess(fiber.resultNow());
-      } else {
-        promise.tryFailure(fiber.canceled());
-      }
+    return start(null, body);
+  }
+
+  /**
+   * Starts {@code body} at once in a new fiber on {@code scheduler} and returns a Netty future
+   * of its result; {@code future(PicosNetty.scheduler(loop), body)} runs it on {@code loop}.
+   *
+   * <p>Threading: listeners are notified as for {@link #future(Callable)}: by the fiber's event
+   * loop when it runs on one, else on the completing thread.
+   *
+   * <p>Cancellation: cancelling the future cancels the fiber; a fiber cancelled otherwise (for
+   * example by the loop's shutdown) fails the future with its cause.
+   *
+   * @param <T> the type of the result
+   * @param scheduler where the fiber runs
+   * @param body what the fiber runs
+   * @return a new future of the fiber's value or failure
+   * @throws NullPointerException if an argument is null
+   * @throws org.picos.SchedulerClosedException if {@code scheduler} is closed (for a loop's
+   *     scheduler: the loop is shutting down)
+   */
+  public static <T> Future<T> future(Scheduler scheduler, Callable<T> body) {
+    Objects.requireNonNull(scheduler, "scheduler");
+    Objects.requireNonNull(body, "body");
+    return start(scheduler, body);
+  }
+
+  private static <T> Future<T> start(Scheduler where, Callable<T> body) {
+    FiberPromise<T> promise = new FiberPromise<>("PicosNetty.future", null);
+    Computation<T> fiber = Schedulers.start(where, () -> {
+      promise.home = ThreadExecutorMap.currentExecutor();
+      return body.call();
     });
+    promise.follow(fiber);
     return promise;
   }
 
-  /** The future of {@link #future}: cancelling it cancels the fiber, in the cancelling thread. */
-  private static final class FiberPromise<T> extends DefaultPromise<T> {
-    private final Computation<T> fiber;
+  /**
+   * A Netty future that completes when {@code computation} does: with its value, or failed with
+   * its cancellation cause or failure (the same object). A computation already completed gives
+   * a completed future. Each call returns a new future.
+   *
+   * <p>Threading: listeners are notified by the Netty executor of the calling thread (an event
+   * loop, when called on one: from a handler, or from a fiber on the loop) while it runs, else
+   * by {@link ImmediateEventExecutor}, on the thread that completes the computation (or that
+   * adds a listener to a completed future).
+   *
+   * <p>Cancellation: cancelling the future cancels the computation with a
+   * {@link CancellationException} saying so; with a shared computation (a whole scope's, say)
+   * that cancels all of it. A computation cancelled otherwise fails the future with its cause.
+   *
+   * @param <T> the type of the result
+   * @param computation the computation to follow, typically a fiber's
+   * @return a new future of the computation's result
+   * @throws NullPointerException if {@code computation} is null
+   */
+  public static <T> Future<T> toFuture(Computation<T> computation) {
+    Objects.requireNonNull(computation, "computation");
+    FiberPromise<T> promise =
+        new FiberPromise<>("PicosNetty.toFuture", ThreadExecutorMap.currentExecutor());
+    promise.follow(computation);
+    return promise;
+  }
 
-    FiberPromise(EventExecutor executor, Computation<T> fiber) {
-      super(executor);
-      this.fiber = fiber;
+  /**
+   * The future of {@link #future} and {@link #toFuture}: completed from its computation, and
+   * cancelling it cancels the computation, in the cancelling thread. Its listeners are notified
+   * by {@link #home}, the Netty executor the fiber started on (or the caller's, for toFuture),
+   * while it takes tasks, else by {@link ImmediateEventExecutor} (see {@link #future}).
+   */
+  private static final class FiberPromise<T> extends DefaultPromise<T> {
+    private final String what;
+    /** Set before the fiber runs its body; null when it runs on no Netty executor. */
+    volatile EventExecutor home;
+    private volatile Computation<T> computation;
+
+    FiberPromise(String what, EventExecutor home) {
+      this.what = what;
+      this.home = home;
+    }
+
+    void follow(Computation<T> c) {
+      computation = c;
+      c.whenDone(() -> {
+        if (c.isReturned()) {
+          trySuccess(c.resultNow());
+        } else {
+          tryFailure(c.canceled());
+        }
+      });
+    }
+
+    @Override
+    protected EventExecutor executor() {
+      EventExecutor h = home;
+      return h != null && !h.isShutdown() ? h : ImmediateEventExecutor.INSTANCE;
+    }
+
+    @Override
+    protected void checkDeadLock() {
+      EventExecutor h = home;
+      if (h != null && h.inEventLoop()) {
+        throw new BlockingOperationException("Blocking on " + this + " from " + h + ", which"
+            + " must itself run what completes it: await it in a fiber with PicosNetty.await,"
+            + " or add a listener");
+      }
     }
 
     @Override
@@ -198,9 +343,9 @@ public final class PicosNetty {
         return false;
       }
       CancellationException cause =
-          new CancellationException("The Netty future of PicosNetty.future was cancelled");
+          new CancellationException("The Netty future of " + what + " was cancelled");
       cause.initCause(cause());
-      fiber.tryCancel(cause);
+      computation.tryCancel(cause);
       return true;
     }
   }
@@ -210,9 +355,11 @@ public final class PicosNetty {
 
   /**
    * Waits for a Netty future (a {@link io.netty.channel.ChannelFuture} too) and returns its
-   * value. In a fiber this suspends the fiber, leaving its thread (an event loop, say) free; a
-   * future that is already done answers at once. On a plain thread it blocks, which is refused
-   * on an event-loop thread (see the class comment).
+   * value. A future that is already done answers at once.
+   *
+   * <p>Threading: in a fiber this suspends the fiber, leaving its thread (an event loop, say)
+   * free, and the fiber resumes on its own scheduler, whichever thread completed the future. On
+   * a plain thread it blocks, which is refused on an event-loop thread (see the class comment).
    *
    * <p>Failures: the future's cause is thrown, a {@link RuntimeException} or {@link Error} as
    * it is (same object, same stack), a checked one (an {@link java.io.IOException} from a
@@ -221,9 +368,18 @@ public final class PicosNetty {
    *
    * <p>Cancellation: if the calling fiber is cancelled while waiting, the future is
    * {@linkplain Future#cancel cancelled} (where Netty allows it: a write already handed to the
-   * transport is not) and the fiber's cause is thrown.
+   * transport is not) and the fiber's cause is thrown; a future cancelled by others throws its
+   * {@code CancellationException} in the fiber.
    *
+   * @param <T> the type of the value
+   * @param future the future to wait for
+   * @return the future's value
    * @throws NullPointerException if {@code future} is null
+   * @throws CancellationException if the future was cancelled
+   * @throws java.util.concurrent.CompletionException wrapping the future's failure when that is
+   *     a checked exception
+   * @throws RuntimeException the future's failure when unchecked, or the fiber's cancellation
+   *     cause
    * @throws IllegalStateException if the fiber cannot suspend (see {@link Trigger#await()}) or
    *     a plain event-loop thread would block
    */
@@ -259,6 +415,15 @@ public final class PicosNetty {
    * ({@code childHandler(PicosNetty.fiberPerChannel(...))}). See {@link FiberChannel} for
    * auto-read, message ownership, closing and failures.
    *
+   * <p>Threading: each channel's fiber is a fiber of the loop's shared scheduler,
+   * {@link #scheduler(EventLoop)}, and runs on the channel's event loop only.
+   *
+   * <p>Cancellation: the channel's closing (by either peer, or the loop's shutdown) cancels its
+   * fiber; cancelling the fiber's {@linkplain FiberChannel#computation() computation} ends it
+   * and closes the channel.
+   *
+   * @param handler what each channel's fiber runs
+   * @return a sharable handler to add to pipelines
    * @throws NullPointerException if {@code handler} is null
    */
   public static ChannelHandler fiberPerChannel(FiberChannel.Handler handler) {

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -27,6 +28,7 @@ import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
+import org.picos.sched.Schedulers;
 
 /** Event loops as schedulers, Netty futures both ways, the blocking guard, and shutdown. */
 @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -46,7 +48,7 @@ class PicosNettyTest {
   @Test
   void fiberOnLoopStaysOnItsThreadAcrossAwaits() {
     EventLoop loop = group.next();
-    try (Scheduler s = PicosNetty.scheduler(loop)) {
+    try (Scheduler s = PicosNetty.newScheduler(loop)) {
       List<Boolean> onLoop = s.run(() -> {
         List<Boolean> seen = new ArrayList<>();
         seen.add(loop.inEventLoop());
@@ -69,35 +71,43 @@ class PicosNettyTest {
   }
 
   @Test
-  void groupPlacesEachFiberOnOneLoopForLife() {
-    try (Scheduler s = PicosNetty.scheduler(group)) {
-      ConcurrentHashMap<Integer, Thread> firstThread = new ConcurrentHashMap<>();
-      List<Computation<Boolean>> fibers = new ArrayList<>();
-      for (int i = 0; i < 8; i++) {
-        int id = i;
-        fibers.add(s.start(() -> {
-          firstThread.put(id, Thread.currentThread());
-          boolean stayed = true;
-          for (int round = 0; round < 5; round++) {
-            Promise<Void> p = GlobalEventExecutor.INSTANCE.newPromise();
-            Thread.ofPlatform().start(() -> p.setSuccess(null));
-            PicosNetty.await(p);
-            stayed &= Thread.currentThread() == firstThread.get(id);
-          }
-          return stayed;
-        }));
-      }
-      for (Computation<Boolean> f : fibers) {
-        assertTrue(f.await());
-      }
-      assertEquals(2, firstThread.values().stream().distinct().count(), "both loops were used");
+  void groupPlacesEachFiberOnOneLoopForLifeAndChildrenWithTheirParent() {
+    placesEachFiberOnOneLoopForLife(PicosNetty.scheduler(group));
+    try (Scheduler own = PicosNetty.newScheduler(group)) {
+      placesEachFiberOnOneLoopForLife(own);
     }
+  }
+
+  private static void placesEachFiberOnOneLoopForLife(Scheduler s) {
+    ConcurrentHashMap<Integer, Thread> firstThread = new ConcurrentHashMap<>();
+    List<Computation<Boolean>> fibers = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      int id = i;
+      fibers.add(s.start(() -> {
+        firstThread.put(id, Thread.currentThread());
+        boolean stayed = true;
+        for (int round = 0; round < 5; round++) {
+          Promise<Void> p = GlobalEventExecutor.INSTANCE.newPromise();
+          Thread.ofPlatform().start(() -> p.setSuccess(null));
+          PicosNetty.await(p);
+          stayed &= Thread.currentThread() == firstThread.get(id);
+        }
+        Thread parent = Thread.currentThread();
+        stayed &= Fiber.spawn(() -> Thread.currentThread() == parent).await();
+        stayed &= s.start(() -> Thread.currentThread() == parent).await();
+        return stayed;
+      }));
+    }
+    for (Computation<Boolean> f : fibers) {
+      assertTrue(f.await(), "a fiber, its child and a fiber it started stay on one loop");
+    }
+    assertEquals(2, firstThread.values().stream().distinct().count(), "both loops were used");
   }
 
   @Test
   void cancelAfterFiresOnTheLoopTimer() throws InterruptedException {
     EventLoop loop = group.next();
-    try (Scheduler s = PicosNetty.scheduler(loop)) {
+    try (Scheduler s = PicosNetty.newScheduler(loop)) {
       CancellationException timeout = new CancellationException("too slow");
       CountDownLatch firedOnLoop = new CountDownLatch(1);
       Computation<Object> fiber = s.start(() -> {
@@ -117,11 +127,11 @@ class PicosNettyTest {
   @Test
   void futureRunsOnTheExecutorAndCarriesValueAndFailure() throws Exception {
     EventLoop loop = group.next();
-    Future<Boolean> value = PicosNetty.future(loop, loop::inEventLoop);
+    Future<Boolean> value = PicosNetty.future(PicosNetty.scheduler(loop), loop::inEventLoop);
     assertTrue(value.get(10, TimeUnit.SECONDS));
 
     IllegalArgumentException boom = new IllegalArgumentException("boom");
-    Future<Object> failed = PicosNetty.future(loop, () -> {
+    Future<Object> failed = PicosNetty.future(PicosNetty.scheduler(loop), () -> {
       throw boom;
     });
     assertTrue(failed.await(10, TimeUnit.SECONDS));
@@ -133,7 +143,7 @@ class PicosNettyTest {
     EventLoop loop = group.next();
     CountDownLatch suspended = new CountDownLatch(1);
     Computation<Throwable> seen = Computation.create();
-    Future<Object> f = PicosNetty.future(loop, () -> {
+    Future<Object> f = PicosNetty.future(PicosNetty.scheduler(loop), () -> {
       suspended.countDown();
       try {
         return Computation.create().await();
@@ -150,9 +160,88 @@ class PicosNettyTest {
   }
 
   @Test
+  void futureListenersRunOnTheFibersLoopOrElseOnTheCompletingThread() throws Exception {
+    EventLoop loop = group.next();
+    Computation<String> gate = Computation.create();
+    Future<String> onLoop = PicosNetty.future(PicosNetty.scheduler(loop), gate::await);
+    CompletableFuture<Boolean> beforeDone = new CompletableFuture<>();
+    onLoop.addListener(f -> beforeDone.complete(loop.inEventLoop()));
+    gate.tryReturn("x");
+    assertTrue(beforeDone.get(10, TimeUnit.SECONDS), "notified on the fiber's loop");
+    CompletableFuture<Boolean> afterDone = new CompletableFuture<>();
+    onLoop.addListener(f -> afterDone.complete(loop.inEventLoop()));
+    assertTrue(afterDone.get(10, TimeUnit.SECONDS), "a listener added later is run by the loop too");
+
+    try (Scheduler fifo = Schedulers.fifo()) {
+      Computation<String> later = Computation.create();
+      Future<String> elsewhere = PicosNetty.future(fifo, later::await);
+      CompletableFuture<Thread> completing = new CompletableFuture<>();
+      elsewhere.addListener(f -> completing.complete(Thread.currentThread()));
+      later.tryReturn("y");
+      assertTrue(completing.get(10, TimeUnit.SECONDS).getName().startsWith("fifo-"),
+          "a fiber on no Netty thread notifies on its carrier as it ends");
+      assertEquals("y", elsewhere.get(10, TimeUnit.SECONDS));
+      Future<String> done = PicosNetty.future(fifo, () -> "z");
+      assertTrue(done.await(10, TimeUnit.SECONDS));
+      List<Thread> adding = new ArrayList<>();
+      done.addListener(f -> adding.add(Thread.currentThread()));
+      assertEquals(List.of(Thread.currentThread()), adding, "a completed future notifies the adder at once");
+    }
+  }
+
+  @Test
+  void futureOfACallableRunsOnTheCallingFibersSchedulerElseOnTheSharedOne() throws Exception {
+    EventLoop loop = group.next();
+    Future<Boolean> nested = PicosNetty.scheduler(loop).start(
+        () -> PicosNetty.future(loop::inEventLoop)).await();
+    assertTrue(nested.get(10, TimeUnit.SECONDS), "called in a fiber on the loop, it runs there");
+    String thread = PicosNetty.future(() -> Thread.currentThread().getName()).get(10, TimeUnit.SECONDS);
+    assertTrue(thread.startsWith("multi("), "outside a fiber it runs on Schedulers.shared(): " + thread);
+  }
+
+  @Test
+  void blockingOnAFutureFromItsFibersOwnLoopIsRefused() throws Exception {
+    EventLoop loop = group.next();
+    Future<Object> never = PicosNetty.future(PicosNetty.scheduler(loop), () -> Computation.create().await());
+    Future<Throwable> syncOnLoop = loop.submit(() -> {
+      try {
+        never.sync();
+        return null;
+      } catch (Throwable t) {
+        return t;
+      }
+    });
+    assertInstanceOf(BlockingOperationException.class, syncOnLoop.get(10, TimeUnit.SECONDS));
+    assertFalse(never.await(10, TimeUnit.MILLISECONDS), "a plain thread may wait on it");
+    assertTrue(never.cancel(false));
+  }
+
+  @Test
+  void toFutureFollowsTheComputationAndCancelsIt() throws Exception {
+    assertEquals("done", PicosNetty.toFuture(Computation.returned("done")).getNow());
+    IllegalStateException boom = new IllegalStateException("boom");
+    assertSame(boom, PicosNetty.toFuture(Computation.canceled(boom)).cause());
+
+    Computation<String> running = Computation.create();
+    Future<String> f = PicosNetty.toFuture(running);
+    assertFalse(f.isDone());
+    assertTrue(f.cancel(false));
+    CancellationException cause = assertThrows(CancellationException.class, running::await);
+    assertTrue(cause.getMessage().contains("PicosNetty.toFuture was cancelled"), cause.getMessage());
+
+    EventLoop loop = group.next();
+    Computation<String> fromElsewhere = Computation.create();
+    CompletableFuture<Boolean> notifiedOnLoop = new CompletableFuture<>();
+    loop.submit(() -> PicosNetty.toFuture(fromElsewhere)
+        .addListener(done -> notifiedOnLoop.complete(loop.inEventLoop()))).sync();
+    fromElsewhere.tryReturn("late");
+    assertTrue(notifiedOnLoop.get(10, TimeUnit.SECONDS), "made on the loop, it notifies on the loop");
+  }
+
+  @Test
   void awaitReturnsDoneFuturesAtOnceAndRethrowsTheOriginalFailure() {
     EventLoop loop = group.next();
-    try (Scheduler s = PicosNetty.scheduler(loop)) {
+    try (Scheduler s = PicosNetty.newScheduler(loop)) {
       IllegalStateException unchecked = new IllegalStateException("unchecked");
       IOException checked = new IOException("checked");
       s.run(() -> {
@@ -172,7 +261,7 @@ class PicosNettyTest {
   @Test
   void cancellingTheFiberCancelsTheAwaitedNettyFuture() throws InterruptedException {
     EventLoop loop = group.next();
-    try (Scheduler s = PicosNetty.scheduler(loop)) {
+    try (Scheduler s = PicosNetty.newScheduler(loop)) {
       Promise<String> never = loop.newPromise();
       CancellationException stop = new CancellationException("stop");
       Computation<String> fiber = s.start(() -> PicosNetty.await(never));
@@ -186,7 +275,7 @@ class PicosNettyTest {
   @Test
   void blockingOnALoopThreadOutsideAFiberIsRefused() throws Exception {
     EventLoop loop = group.next();
-    try (Scheduler s = PicosNetty.scheduler(loop)) {
+    try (Scheduler s = PicosNetty.newScheduler(loop)) {
       Computation<Void> never = Computation.create();
       Future<Throwable> onLoop = loop.submit(() -> {
         try {
@@ -246,7 +335,8 @@ class PicosNettyTest {
         return PicosNetty.await(doomed.next().newPromise());
       }));
     }
-    Future<Object> viaFuture = PicosNetty.future(doomed.next(), () -> Computation.create().await());
+    Future<Object> viaFuture =
+        PicosNetty.future(PicosNetty.scheduler(doomed.next()), () -> Computation.create().await());
     assertTrue(suspended.await(10, TimeUnit.SECONDS));
 
     doomed.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -268,8 +358,18 @@ class PicosNettyTest {
         () -> PicosNetty.scheduler((EventLoop) null)).getMessage());
     assertEquals("group", assertThrows(NullPointerException.class,
         () -> PicosNetty.scheduler((EventLoopGroup) null)).getMessage());
+    assertEquals("loop", assertThrows(NullPointerException.class,
+        () -> PicosNetty.newScheduler((EventLoop) null)).getMessage());
+    assertEquals("group", assertThrows(NullPointerException.class,
+        () -> PicosNetty.newScheduler((EventLoopGroup) null)).getMessage());
     assertEquals("body", assertThrows(NullPointerException.class,
-        () -> PicosNetty.future(group.next(), null)).getMessage());
+        () -> PicosNetty.future(null)).getMessage());
+    assertEquals("scheduler", assertThrows(NullPointerException.class,
+        () -> PicosNetty.future(null, () -> 1)).getMessage());
+    assertEquals("body", assertThrows(NullPointerException.class,
+        () -> PicosNetty.future(PicosNetty.scheduler(group), null)).getMessage());
+    assertEquals("computation", assertThrows(NullPointerException.class,
+        () -> PicosNetty.toFuture(null)).getMessage());
     assertEquals("future", assertThrows(NullPointerException.class,
         () -> PicosNetty.await(null)).getMessage());
     assertEquals("handler", assertThrows(NullPointerException.class,

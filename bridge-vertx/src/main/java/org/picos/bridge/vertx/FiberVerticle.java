@@ -77,6 +77,12 @@ public abstract class FiberVerticle implements Deployable {
    * Runs in a fiber on the verticle's context when the verticle is deployed. It may await; the
    * deployment completes when it returns and fails with what it throws.
    *
+   * <p>Threading: runs on the verticle's context (its event-loop thread for a standard
+   * verticle), as a fiber of {@link #scheduler()}.
+   *
+   * <p>Cancellation: when it fails, the fibers it started are cancelled with a
+   * {@link SchedulerClosedException} naming the failed start.
+   *
    * @throws Exception to fail the deployment
    */
   protected abstract void start() throws Exception;
@@ -85,11 +91,26 @@ public abstract class FiberVerticle implements Deployable {
    * Runs in a fiber on the verticle's context when the verticle is undeployed, before its other
    * fibers are cancelled. It may await. The default does nothing.
    *
+   * <p>Threading: runs on the verticle's context, while the verticle's other fibers still run.
+   *
+   * <p>Cancellation: it is not cancelled by the undeployment it serves; once it returns (or
+   * throws), every other fiber of the verticle is cancelled.
+   *
    * @throws Exception to fail the undeployment (the verticle is undeployed all the same)
    */
   protected void stop() throws Exception {}
 
-  /** Vert.x's side of deployment: runs {@link #start()} in a fiber. Not for users to call. */
+  /**
+   * Vert.x's side of deployment: runs {@link #start()} in a fiber. Not for users to call.
+   *
+   * <p>Threading: called by Vert.x on the verticle's context. Cancellation: a start that fails
+   * cancels the fibers it started (see {@link #start()}).
+   *
+   * @param context the deployment's context
+   * @return a future completed when {@code start()} returns, failed with what it threw
+   * @throws IllegalStateException if this instance is already deployed
+   * @throws IllegalArgumentException if {@code context} is a virtual-thread context
+   */
   @Override
   public final Future<?> deploy(Context context) {
     ContextInternal ctx = PicosVertx.internal(context, "FiberVerticle.deploy");
@@ -127,6 +148,14 @@ public abstract class FiberVerticle implements Deployable {
   /**
    * Vert.x's side of undeployment: runs {@link #stop()} in a fiber, then cancels the verticle's
    * fibers and completes once they have ended. Not for users to call.
+   *
+   * <p>Threading: called by Vert.x; {@code stop()} runs on the verticle's context.
+   * Cancellation: every fiber of the verticle still alive after {@code stop()} is cancelled with
+   * a {@link SchedulerClosedException} naming the undeployment.
+   *
+   * @param context the deployment's context
+   * @return a future completed once every fiber of the verticle has ended, failed with what
+   *     {@code stop()} threw
    */
   @Override
   public final Future<?> undeploy(Context context) {
@@ -168,9 +197,18 @@ public abstract class FiberVerticle implements Deployable {
   }
 
   /**
-   * Starts {@code body} in a new fiber of this verticle, on its context; returns its computation.
-   * Undeploying the verticle cancels the fiber. Safe from any thread.
+   * Starts {@code body} in a new fiber of this verticle, on its context; returns its
+   * computation.
    *
+   * <p>Threading: safe from any thread; the fiber runs on the verticle's context.
+   *
+   * <p>Cancellation: undeploying the verticle cancels the fiber; cancelling the computation
+   * cancels only this fiber.
+   *
+   * @param <T> the type of the result
+   * @param body what the fiber runs
+   * @return the fiber's computation
+   * @throws NullPointerException if {@code body} is null
    * @throws SchedulerClosedException if the verticle is undeployed (or failed to start)
    * @throws IllegalStateException if the verticle is not deployed yet
    */
@@ -191,11 +229,18 @@ public abstract class FiberVerticle implements Deployable {
    * resume it (for example {@code Future<Buffer> body = request.body(); request.resume();},
    * in that order).
    *
-   * <p>A failure it
-   * throws goes to the context's exception handler ({@link Context#exceptionHandler}); a
-   * cancellation by undeployment is not reported. Events that arrive after undeployment are
-   * reported there as a {@link SchedulerClosedException}.
+   * <p>A failure it throws goes to the context's exception handler
+   * ({@link Context#exceptionHandler}); a cancellation by undeployment is not reported. Events
+   * that arrive after undeployment are reported there as a {@link SchedulerClosedException}.
    *
+   * <p>Threading: the returned handler may be called on any thread; each fiber runs on the
+   * context chosen above.
+   *
+   * <p>Cancellation: undeploying the verticle cancels the handler fibers still running.
+   *
+   * @param <E> the type of the events
+   * @param handler what each event's fiber runs
+   * @return a Vert.x handler that starts a fiber per event
    * @throws NullPointerException if {@code handler} is null
    */
   protected final <E> io.vertx.core.Handler<E> fiberHandler(io.vertx.core.Handler<E> handler) {
@@ -227,8 +272,13 @@ public abstract class FiberVerticle implements Deployable {
 
   /**
    * The scheduler of this verticle's fibers: fibers started on it run on the verticle's context
-   * and are cancelled at undeployment. Closing it is the verticle's business: do not.
+   * and are cancelled at undeployment. It is also what {@link PicosVertx#scheduler(Context)}
+   * and {@link PicosVertx#future(Context, Callable)} use on the verticle's context.
    *
+   * <p>Threading: safe from any thread. Cancellation: closing it is the verticle's business
+   * (the undeployment does it): do not.
+   *
+   * @return the verticle's scheduler
    * @throws IllegalStateException if the verticle is not deployed yet
    */
   protected final Scheduler scheduler() {
@@ -240,12 +290,20 @@ public abstract class FiberVerticle implements Deployable {
     return s;
   }
 
-  /** The deployment id, or null before deployment. */
+  /**
+   * The deployment id. Threading: safe from any thread. Cancellation: none.
+   *
+   * @return the deployment id, or null before deployment
+   */
   public String deploymentID() {
     return context == null ? null : context.deploymentID();
   }
 
-  /** The deployment's configuration, or an empty object before deployment. */
+  /**
+   * The deployment's configuration. Threading: safe from any thread. Cancellation: none.
+   *
+   * @return the configuration, or an empty object before deployment
+   */
   public JsonObject config() {
     return context == null ? new JsonObject() : context.config();
   }

@@ -9,12 +9,13 @@ import org.picos.Trigger;
 
 /**
  * A Vert.x {@link ReadStream} consumed in straight-line style from a fiber, with backpressure:
- * made by {@link PicosVertx#iterate(ReadStream, int)}.
+ * made by {@link PicosVertx#iterate(ReadStream, int)}. It is an {@link Iterator}, an
+ * {@link Iterable} over that one iterator (for one for-each loop) and {@link AutoCloseable}.
  *
  * <pre>{@code
  * try (ReadStreamIterator<Buffer> body = PicosVertx.iterate(request)) {
- *   while (body.hasNext()) {
- *     process(body.next());          // may await anything: the stream stays paused meanwhile
+ *   for (Buffer chunk : body) {
+ *     process(chunk);                // may await anything: the stream stays paused meanwhile
  *   }
  * }
  * }</pre>
@@ -30,7 +31,7 @@ import org.picos.Trigger;
  * <h2>Backpressure</h2>
  * The stream is {@linkplain ReadStream#pause() paused} when the iterator is made. Whenever the
  * consumer wants an item and none is buffered or on its way, the iterator asks the stream for
- * {@code batch} more with {@link ReadStream#fetch(long)}, so at most {@code batch} items (plus
+ * {@code prefetch} more with {@link ReadStream#fetch(long)}, so at most {@code prefetch} items (plus
  * any the stream delivers beyond its demand) wait in the iterator; the stream stays paused in
  * between, which for a socket or an HTTP body stops reading from the network.
  *
@@ -65,19 +66,21 @@ import org.picos.Trigger;
  *
  * @param <T> the type of the items
  */
-public final class ReadStreamIterator<T> implements Iterator<T>, AutoCloseable {
+public final class ReadStreamIterator<T> implements Iterator<T>, Iterable<T>, AutoCloseable {
   private final ReadStream<T> stream;
-  private final int batch;
+  private final int prefetch;
   private final ArrayDeque<T> items = new ArrayDeque<>();
   private long demand;
   private boolean ended;
   private Throwable failure;
   private boolean closed;
   private Trigger waiter;
+  /** Whether {@link #iterator()} has been called; guarded by this. */
+  private boolean iterated;
 
-  ReadStreamIterator(ReadStream<T> stream, int batch) {
+  ReadStreamIterator(ReadStream<T> stream, int prefetch) {
     this.stream = stream;
-    this.batch = batch;
+    this.prefetch = prefetch;
     stream.pause();
     stream.exceptionHandler(this::onFailure);
     stream.endHandler(ignored -> onEnd());
@@ -85,11 +88,19 @@ public final class ReadStreamIterator<T> implements Iterator<T>, AutoCloseable {
   }
 
   /**
-   * Whether another item is available, waiting for one if needed: fetches the next batch when
-   * everything fetched has been consumed, then suspends the calling fiber until an item, the end
-   * or a failure arrives. Returns {@code false} at the end of the stream or after
-   * {@link #close()}. A cancellation point while it waits.
+   * Whether another item is available, waiting for one if needed: fetches the next
+   * {@code prefetch} items when everything fetched has been consumed, then suspends the calling
+   * fiber until an item, the end or a failure arrives. Returns {@code false} at the end of the
+   * stream or after {@link #close()}.
    *
+   * <p>Threading: one consumer at a time; in a fiber (of any scheduler) it suspends, on a plain
+   * thread it blocks, except on a Vert.x event-loop thread, where it throws; the fetch is made on
+   * the calling thread.
+   *
+   * <p>Cancellation: a cancellation point while it waits: the calling fiber's cancellation
+   * closes this iterator and is thrown.
+   *
+   * @return whether {@link #next()} has an item to return
    * @throws RuntimeException the stream's failure (see the class comment), or the fiber's
    *     cancellation cause
    * @throws IllegalStateException if called outside a fiber on a Vert.x event-loop thread, by a
@@ -119,13 +130,13 @@ public final class ReadStreamIterator<T> implements Iterator<T>, AutoCloseable {
               + " through a channel to share them)");
         }
         if (demand == 0) {
-          demand = batch;
+          demand = prefetch;
           fetch = true;
         }
         wait = waiter = Trigger.create();
       }
       if (fetch) {
-        stream.fetch(batch);
+        stream.fetch(prefetch);
       }
       Throwable cancel;
       try {
@@ -144,8 +155,12 @@ public final class ReadStreamIterator<T> implements Iterator<T>, AutoCloseable {
   /**
    * Returns the next item, waiting for it as {@link #hasNext()} does.
    *
+   * <p>Threading and cancellation: as {@link #hasNext()}.
+   *
+   * @return the next item of the stream
    * @throws NoSuchElementException at the end of the stream or after {@link #close()}
    * @throws RuntimeException as {@link #hasNext()}
+   * @throws IllegalStateException as {@link #hasNext()}
    */
   @Override
   public T next() {
@@ -159,9 +174,36 @@ public final class ReadStreamIterator<T> implements Iterator<T>, AutoCloseable {
   }
 
   /**
+   * This iterator itself, for one for-each loop over the stream ({@code for (T item : it)}); a
+   * second call is refused, since the stream is consumed once.
+   *
+   * <p>Threading: safe from any thread. Cancellation: none here; see {@link #hasNext()}.
+   *
+   * @return this iterator
+   * @throws IllegalStateException if called more than once
+   */
+  @Override
+  public Iterator<T> iterator() {
+    synchronized (this) {
+      if (iterated) {
+        throw new IllegalStateException("ReadStreamIterator.iterator() may be called once: a"
+            + " stream is consumed once; keep iterating the first iterator, or make a new"
+            + " ReadStreamIterator with PicosVertx.iterate for another stream");
+      }
+      iterated = true;
+    }
+    return this;
+  }
+
+  /**
    * Stops consuming: nothing more is fetched, buffered items are dropped, and later
    * {@link #hasNext()} calls answer {@code false}. The stream's own resource is left open (see
-   * the class comment). Idempotent; safe from any thread.
+   * the class comment). Idempotent.
+   *
+   * <p>Threading: safe from any thread; a consumer waiting in {@code hasNext()} is woken and
+   * answers {@code false}.
+   *
+   * <p>Cancellation: closing is how a consumer gives up; it cancels nothing and never blocks.
    */
   @Override
   public void close() {
@@ -233,7 +275,7 @@ public final class ReadStreamIterator<T> implements Iterator<T>, AutoCloseable {
 
   @Override
   public synchronized String toString() {
-    return "ReadStreamIterator[" + items.size() + " buffered, demand " + demand
+    return "ReadStreamIterator[" + items.size() + " buffered, demand " + demand + " of " + prefetch
         + (ended ? ", ended" : "") + (failure != null ? ", failed" : "") + (closed ? ", closed" : "") + "]";
   }
 }

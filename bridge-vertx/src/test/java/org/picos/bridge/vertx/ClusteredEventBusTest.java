@@ -113,7 +113,7 @@ class ClusteredEventBusTest {
 
   @Test
   void fibersOnNodeARequestAndAwaitRepliesFromFiberHandlersOnNodeB() throws Exception {
-    Scheduler a = PicosVertx.scheduler(nodeA);
+    Scheduler a = PicosVertx.newScheduler(nodeA);
     try {
       String replies = a.run(() -> {
         Computation<String> first = Fiber.spawn(() ->
@@ -130,7 +130,7 @@ class ClusteredEventBusTest {
 
   @Test
   void aReplyThatNeverComesFailsTheRequestOrThePicosTimeoutCancelsTheFiber() {
-    Scheduler a = PicosVertx.scheduler(nodeA);
+    Scheduler a = PicosVertx.newScheduler(nodeA);
     try {
       ReplyException vertxTimeout = assertThrows(ReplyException.class, () -> a.run(() ->
           PicosVertx.await(nodeA.eventBus().request("service.silent", "hello?",
@@ -165,7 +165,7 @@ class ClusteredEventBusTest {
       }
     }));
 
-    Scheduler a = PicosVertx.scheduler(nodeA);
+    Scheduler a = PicosVertx.newScheduler(nodeA);
     try {
       Computation<Object> waiting = a.start(() -> {
         Computation<?> self = Fiber.current().computation();

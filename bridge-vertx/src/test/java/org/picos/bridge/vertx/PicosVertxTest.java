@@ -8,6 +8,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.VertxInternal;
 import java.io.IOException;
 import java.time.Duration;
@@ -15,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -77,8 +79,15 @@ class PicosVertxTest {
   @Test
   void fibersOfAContextSchedulerRunOnItsThreadWithItsContextBeforeAndAfterAwaits() throws Exception {
     Context ctx = vertx.getOrCreateContext();
+    runOnItsThreadWithItsContext(ctx, PicosVertx.scheduler(ctx));
+    Scheduler own = PicosVertx.newScheduler(ctx);
+    runOnItsThreadWithItsContext(ctx, own);
+    own.close();
+    assertTrue(own.isClosed());
+  }
+
+  private void runOnItsThreadWithItsContext(Context ctx, Scheduler s) throws Exception {
     Thread loop = get(Future.<Thread>future(p -> ctx.runOnContext(v -> p.complete(Thread.currentThread()))));
-    Scheduler s = PicosVertx.scheduler(ctx);
     List<Seen> seen = s.run(() -> {
       List<Seen> list = new ArrayList<>();
       list.add(Seen.now());
@@ -99,13 +108,17 @@ class PicosVertxTest {
       assertSame(ctx, each.context());
       assertSame(loop, each.thread());
     }
-    s.close();
-    assertTrue(s.isClosed());
   }
 
   @Test
   void aVertxSchedulerGivesEachFiberAFreshEventLoopContextForLife() throws Exception {
-    Scheduler s = PicosVertx.scheduler(vertx);
+    freshContextForEachFiber(PicosVertx.scheduler(vertx));
+    Scheduler own = PicosVertx.newScheduler(vertx);
+    freshContextForEachFiber(own);
+    own.close();
+  }
+
+  private void freshContextForEachFiber(Scheduler s) {
     List<Computation<List<Context>>> fibers = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
       fibers.add(s.start(() -> {
@@ -130,7 +143,110 @@ class PicosVertxTest {
       distinct.add(contexts.get(3));
     }
     assertEquals(8, distinct.size());
-    s.close();
+  }
+
+  @Test
+  void sharedSchedulersAreOnePerContextAndPerInstanceHeldByTheHostAndCannotBeClosed() {
+    Context one = vertx.getOrCreateContext();
+    Context two = vertx.getOrCreateContext();
+    assertNotSame(one, two);
+    assertSame(PicosVertx.scheduler(one), PicosVertx.scheduler(one));
+    assertNotSame(PicosVertx.scheduler(one), PicosVertx.scheduler(two));
+    assertSame(PicosVertx.scheduler(vertx), PicosVertx.scheduler(vertx));
+    assertNotSame(PicosVertx.newScheduler(one), PicosVertx.newScheduler(one));
+
+    java.lang.ref.WeakReference<Scheduler> onContext = new java.lang.ref.WeakReference<>(PicosVertx.scheduler(one));
+    java.lang.ref.WeakReference<Scheduler> onVertx = new java.lang.ref.WeakReference<>(PicosVertx.scheduler(vertx));
+    for (int i = 0; i < 5; i++) {
+      System.gc();
+    }
+    assertSame(onContext.get(), PicosVertx.scheduler(one), "the context keeps its scheduler");
+    assertSame(onVertx.get(), PicosVertx.scheduler(vertx), "the instance keeps its scheduler");
+
+    Computation<Object> running = PicosVertx.scheduler(one).start(() -> PicosVertx.await(Promise.promise().future()));
+    UnsupportedOperationException e =
+        assertThrows(UnsupportedOperationException.class, PicosVertx.scheduler(one)::close);
+    assertTrue(e.getMessage().contains("PicosVertx.newScheduler(context)"), e.getMessage());
+    e = assertThrows(UnsupportedOperationException.class, PicosVertx.scheduler(vertx)::close);
+    assertTrue(e.getMessage().contains("PicosVertx.newScheduler(vertx)"), e.getMessage());
+    assertTrue(running.isRunning(), "a refused close cancels nothing");
+    running.tryCancel(new CancellationException("done"));
+  }
+
+  @Test
+  void theSharedSchedulerOfADuplicateContextRunsFibersThereAndTheDeploymentEndsThem() throws Exception {
+    AtomicReference<Context> verticleContext = new AtomicReference<>();
+    String id = get(vertx.deployVerticle(new VerticleBase() {
+      @Override
+      public Future<?> start() {
+        verticleContext.set(context);
+        return Future.succeededFuture();
+      }
+    }));
+    ContextInternal base = (ContextInternal) verticleContext.get();
+    ContextInternal duplicate = base.duplicate();
+    Scheduler onDuplicate = PicosVertx.scheduler(duplicate);
+    assertNotSame(PicosVertx.scheduler(base), onDuplicate);
+    assertSame(onDuplicate, PicosVertx.scheduler(duplicate));
+    List<Context> seen = onDuplicate.run(() -> {
+      Context first = Vertx.currentContext();
+      PicosVertx.await(completeElsewhere(1));
+      return List.of(first, Vertx.currentContext(), Fiber.spawn(Vertx::currentContext).await());
+    });
+    assertEquals(List.of(duplicate, duplicate, duplicate), seen);
+
+    Computation<Object> suspended = onDuplicate.start(() -> PicosVertx.await(Promise.promise().future()));
+    get(vertx.undeploy(id));
+    SchedulerClosedException e = assertThrows(SchedulerClosedException.class, suspended::await);
+    assertTrue(e.getMessage().contains("Deployment " + id + " was undeployed"), e.getMessage());
+    assertTrue(onDuplicate.isClosed());
+  }
+
+  @Test
+  void futureOfACallableRunsOnTheCallingFibersSchedulerElseOnTheSharedOneAndBindsToTheCallersContext()
+      throws Exception {
+    Context ctx = vertx.getOrCreateContext();
+    Future<Context> inner = PicosVertx.scheduler(ctx).run(() -> {
+      Future<Context> f = PicosVertx.future(Vertx::currentContext);
+      PicosVertx.await(f);
+      return f.map(c -> {
+        assertSame(ctx, Vertx.currentContext(), "the future's callbacks run on the caller's context");
+        return c;
+      });
+    });
+    assertSame(ctx, get(inner), "called in a fiber on the context, the fiber runs there");
+
+    AtomicReference<Context> callbackContext = new AtomicReference<>(ctx);
+    String thread = get(PicosVertx.future(() -> Thread.currentThread().getName())
+        .andThen(r -> callbackContext.set(Vertx.currentContext())));
+    assertTrue(thread.startsWith("multi("), "outside a fiber it runs on Schedulers.shared(): " + thread);
+    assertNull(callbackContext.get(), "a future made off Vert.x is bound to no context");
+
+    assertEquals(Boolean.TRUE, get(PicosVertx.future(PicosVertx.scheduler(ctx),
+        () -> Vertx.currentContext() == ctx)));
+    Scheduler closed = PicosVertx.newScheduler(ctx);
+    closed.close();
+    Future<Integer> refused = PicosVertx.future(closed, () -> 1);
+    assertTrue(refused.failed());
+    assertInstanceOf(SchedulerClosedException.class, refused.cause());
+  }
+
+  @Test
+  void toFutureFollowsTheComputationOnTheCallersContext() throws Exception {
+    assertEquals("done", get(PicosVertx.toFuture(Computation.returned("done"))));
+    IllegalStateException boom = new IllegalStateException("boom");
+    assertSame(boom, assertThrows(IllegalStateException.class,
+        () -> get(PicosVertx.toFuture(Computation.canceled(boom)))));
+
+    Context ctx = vertx.getOrCreateContext();
+    Computation<String> later = Computation.create();
+    CompletableFuture<Context> callback = new CompletableFuture<>();
+    get(Future.<Void>future(p -> ctx.runOnContext(v -> {
+      PicosVertx.toFuture(later).onComplete(r -> callback.complete(Vertx.currentContext()));
+      p.complete();
+    })));
+    later.tryReturn("late");
+    assertSame(ctx, callback.get(10, TimeUnit.SECONDS), "made on a context, its callbacks run there");
   }
 
   @Test
@@ -179,7 +295,7 @@ class PicosVertxTest {
     })));
     assertEquals(List.of("done", unchecked, checked), outcomes);
 
-    Scheduler s = PicosVertx.scheduler(ctx);
+    Scheduler s = PicosVertx.newScheduler(ctx);
     RuntimeException later = new RuntimeException("later");
     Promise<String> promise = Promise.promise();
     Computation<String> c = s.start(() -> PicosVertx.await(promise.future()));
@@ -190,7 +306,7 @@ class PicosVertxTest {
 
   @Test
   void cancellingTheFiberDetachesItsWaitOnAVertxFuture() throws Exception {
-    Scheduler s = PicosVertx.scheduler(vertx.getOrCreateContext());
+    Scheduler s = PicosVertx.newScheduler(vertx.getOrCreateContext());
     Promise<String> never = Promise.promise();
     AtomicBoolean waiting = new AtomicBoolean();
     CompletableFuture<Throwable> woke = new CompletableFuture<>();
@@ -214,7 +330,7 @@ class PicosVertxTest {
 
   @Test
   void cancelAfterUsesAVertxTimer() throws Exception {
-    Scheduler s = PicosVertx.scheduler(vertx.getOrCreateContext());
+    Scheduler s = PicosVertx.newScheduler(vertx.getOrCreateContext());
     CompletableFuture<Boolean> firedOnEventLoop = new CompletableFuture<>();
     CancellationException timeout = new CancellationException("timed out");
     CancellationException thrown = assertThrows(CancellationException.class, () -> s.run(() -> {
@@ -262,7 +378,12 @@ class PicosVertxTest {
     Context ctx = vertx.getOrCreateContext();
     Scheduler onContext = PicosVertx.scheduler(ctx);
     Scheduler onVertx = PicosVertx.scheduler(vertx);
+    Scheduler ownOnContext = PicosVertx.newScheduler(ctx);
+    Scheduler ownOnVertx = PicosVertx.newScheduler(vertx);
     List<Computation<String>> suspended = new ArrayList<>();
+    for (Scheduler own : List.of(ownOnContext, ownOnVertx)) {
+      suspended.add(own.start(() -> PicosVertx.await(Promise.<String>promise().future())));
+    }
     AtomicReference<Boolean> finallyRan = new AtomicReference<>(false);
     suspended.add(onContext.start(() -> {
       try {
@@ -287,6 +408,8 @@ class PicosVertxTest {
     assertInstanceOf(SchedulerClosedException.class, viaFutureFailure.get(10, TimeUnit.SECONDS));
     assertTrue(onContext.isClosed());
     assertTrue(onVertx.isClosed());
+    assertTrue(ownOnContext.isClosed());
+    assertTrue(ownOnVertx.isClosed());
 
     SchedulerClosedException refused = assertThrows(SchedulerClosedException.class, () -> onContext.start(() -> 1));
     assertTrue(refused.getMessage().contains("is closed"), refused.getMessage());
@@ -324,7 +447,7 @@ class PicosVertxTest {
   @Test
   void closingAContextSchedulerCancelsItsFibersAndLeavesVertxRunning() throws Exception {
     Context ctx = vertx.getOrCreateContext();
-    Scheduler s = PicosVertx.scheduler(ctx);
+    Scheduler s = PicosVertx.newScheduler(ctx);
     Computation<String> suspended = s.start(() -> PicosVertx.await(Promise.<String>promise().future()));
     s.close();
     SchedulerClosedException e = assertThrows(SchedulerClosedException.class, suspended::await);
@@ -348,9 +471,15 @@ class PicosVertxTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PicosVertx.scheduler(virtual));
     assertTrue(e.getMessage().contains("virtual-thread context"), e.getMessage());
     assertTrue(e.getMessage().contains("Future.await()"), e.getMessage());
-    IllegalArgumentException batch = assertThrows(IllegalArgumentException.class,
+    IllegalArgumentException prefetch = assertThrows(IllegalArgumentException.class,
         () -> PicosVertx.iterate(vertx.eventBus().consumer("nowhere"), 0));
-    assertEquals("iterate: batch must be positive, was 0", batch.getMessage());
+    assertEquals("iterate: prefetch must be positive, was 0", prefetch.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> PicosVertx.newScheduler(virtual));
+    assertThrows(NullPointerException.class, () -> PicosVertx.newScheduler((Context) null));
+    assertThrows(NullPointerException.class, () -> PicosVertx.scheduler((Vertx) null));
+    assertThrows(NullPointerException.class, () -> PicosVertx.future((Callable<Object>) null));
+    assertThrows(NullPointerException.class, () -> PicosVertx.future((Scheduler) null, () -> 1));
+    assertThrows(NullPointerException.class, () -> PicosVertx.toFuture(null));
     assertThrows(NullPointerException.class, () -> PicosVertx.scheduler((Context) null));
     assertThrows(NullPointerException.class, () -> PicosVertx.await(null));
   }

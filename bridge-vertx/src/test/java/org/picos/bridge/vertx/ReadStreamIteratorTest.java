@@ -186,6 +186,46 @@ class ReadStreamIteratorTest {
   }
 
   @Test
+  void aForEachLoopConsumesTheStreamPrefetchAtATimeAndTheIterableServesOneLoop() throws Exception {
+    CompletableFuture<Recording> recording = new CompletableFuture<>();
+    CompletableFuture<String> received = new CompletableFuture<>();
+    CompletableFuture<Throwable> secondLoop = new CompletableFuture<>();
+    int port = listen(socket -> {
+      Recording rec = new Recording(socket);
+      recording.complete(rec);
+      ReadStreamIterator<Buffer> body = PicosVertx.iterate(rec, 3);
+      PicosVertx.future(Vertx.currentContext(), () -> {
+        StringBuilder text = new StringBuilder();
+        try (body) {
+          for (Buffer chunk : body) {
+            text.append(chunk.toString());
+          }
+          secondLoop.complete(assertThrows(IllegalStateException.class, body::iterator));
+        }
+        return text.toString();
+      }).onComplete((ok, failure) -> {
+        if (failure != null) {
+          received.completeExceptionally(failure);
+        } else {
+          received.complete(ok);
+        }
+      });
+    });
+    String sent = "one stream, read with a for-each loop in a fiber";
+    NetSocket client = get(vertx.createNetClient().connect(port, "127.0.0.1"));
+    for (String word : sent.split("(?<= )")) {
+      get(client.write(word));
+    }
+    get(client.end());
+    assertEquals(sent, received.get(10, TimeUnit.SECONDS));
+    assertTrue(secondLoop.get().getMessage().contains("may be called once"), secondLoop.get().getMessage());
+    Recording rec = recording.get();
+    assertFalse(rec.fetchSizes.isEmpty());
+    assertTrue(rec.fetchSizes.stream().allMatch(n -> n == 3), rec.fetchSizes.toString());
+    assertEquals(0, rec.overDemand.get(), "the stream never delivers more than was fetched");
+  }
+
+  @Test
   void anHttpRequestBodyIsReadInAFiberOnTheRequestContext() throws Exception {
     int size = 1024 * 1024;
     HttpServer server = vertx.createHttpServer().requestHandler(request -> {

@@ -77,12 +77,12 @@ public final class Hosts {
   }
 
   public static Host futuresCommonPool() {
-    return host("futures(commonPool)", () -> PicosFutures.scheduler(ForkJoinPool.commonPool()),
+    return host("futures(commonPool)", () -> PicosFutures.newScheduler(ForkJoinPool.commonPool()),
         t -> t instanceof ForkJoinWorkerThread w && w.getPool() == ForkJoinPool.commonPool());
   }
 
   public static Host futuresFixedPool() {
-    return onPool("futures(fixed pool)", 3, PicosFutures::scheduler);
+    return onPool("futures(fixed pool)", 3, PicosFutures::newScheduler);
   }
 
   /** Reactor's global single(); its thread logs uncaught failures through a handler of its own. */
@@ -208,7 +208,7 @@ public final class Hosts {
       EventLoopGroup group = new MultiThreadIoEventLoopGroup(2,
           new DefaultThreadFactory("kit-netty"), NioIoHandler.newFactory());
       EventLoop loop = group.next();
-      Scheduler s = oneLoop ? PicosNetty.scheduler(loop) : PicosNetty.scheduler(group);
+      Scheduler s = oneLoop ? PicosNetty.newScheduler(loop) : PicosNetty.newScheduler(group);
       Predicate<Thread> onHost = oneLoop
           ? loop::inEventLoop
           : t -> NETTY_HOME.get() == t && onLoopOf(group, t);
@@ -230,7 +230,7 @@ public final class Hosts {
     return new Host(name, () -> {
       Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2));
       Context context = oneContext ? vertx.getOrCreateContext() : null;
-      Scheduler s = oneContext ? PicosVertx.scheduler(context) : PicosVertx.scheduler(vertx);
+      Scheduler s = oneContext ? PicosVertx.newScheduler(context) : PicosVertx.newScheduler(vertx);
       return new Host.Running() {
         @Override
         public Scheduler scheduler() {

@@ -102,7 +102,7 @@ class MisuseCatalogueTest {
   void blockingWaitOnAVertxEventLoopOutsideAFiber() throws Exception {
     Vertx vertx = Vertx.vertx();
     try {
-      PicosVertx.scheduler(vertx).close(); // loads the bridge, which installs its guard
+      PicosVertx.newScheduler(vertx).close(); // loads the bridge, which installs its guard
       Computation<Throwable> seen = Computation.create();
       vertx.runOnContext(v -> {
         try {
@@ -124,7 +124,7 @@ class MisuseCatalogueTest {
   void blockingWaitOnANettyEventLoopOutsideAFiber() throws Exception {
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     try {
-      PicosNetty.scheduler(group).close(); // loads the bridge, which installs its guard
+      PicosNetty.newScheduler(group).close(); // loads the bridge, which installs its guard
       io.netty.util.concurrent.Future<Object> onLoop = group.next().submit(() -> Computation.create().await());
       onLoop.await(30, TimeUnit.SECONDS);
       Throwable e = onLoop.cause();

@@ -133,7 +133,7 @@ public final class FiberHttpServer extends FiberVerticle {
       FiberHttpServer server = new FiberHttpServer();
       vertx.deployVerticle(server).await(30, TimeUnit.SECONDS);
       HttpClientAgent client = vertx.createHttpClient();
-      Scheduler clients = PicosVertx.scheduler(vertx);
+      Scheduler clients = PicosVertx.newScheduler(vertx); // our own: closed below
       try {
         clients.run(() -> {
           say(call(client, server.port(), HttpMethod.GET, "/hello?name=picos", null));
