@@ -1,9 +1,6 @@
 package org.picos.bridge.future;
 
-import java.lang.ref.WeakReference;
-import java.util.Map;
 import java.util.Objects;
-import java.util.WeakHashMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -18,6 +15,7 @@ import java.util.function.BiConsumer;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
+import org.picos.spi.HostCache;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
 import org.picos.sched.ExecutorScheduler;
@@ -148,7 +146,7 @@ import org.picos.spi.Timer;
  */
 public final class PicosFutures {
   /** Shared schedulers, by executor, both weakly (see the class comment); guarded by itself. */
-  private static final Map<Executor, WeakReference<Shared>> SHARED = new WeakHashMap<>();
+  private static final HostCache<Executor, Shared> SHARED = new HostCache<>();
 
   private PicosFutures() {}
 
@@ -183,15 +181,7 @@ public final class PicosFutures {
     if (executor instanceof ExecutorService service && service.isShutdown()) {
       refuseShutDown(executor, "PicosFutures.scheduler(" + describe(executor) + ")");
     }
-    synchronized (SHARED) {
-      WeakReference<Shared> ref = SHARED.get(executor);
-      Shared s = ref == null ? null : ref.get();
-      if (s == null) {
-        s = new Shared(executor, "PicosFutures.scheduler(" + describe(executor) + ")");
-        SHARED.put(executor, new WeakReference<>(s));
-      }
-      return s;
-    }
+    return SHARED.get(executor, e -> new Shared(e, "PicosFutures.scheduler(" + describe(e) + ")"));
   }
 
   /**

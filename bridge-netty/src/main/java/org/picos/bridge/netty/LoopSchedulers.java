@@ -9,11 +9,9 @@ import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.concurrent.SingleThreadEventExecutor;
 import io.netty.util.internal.ThreadExecutorMap;
-import java.lang.ref.WeakReference;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.WeakHashMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
@@ -22,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
+import org.picos.spi.HostCache;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.spi.Timer;
 
@@ -60,9 +59,9 @@ import org.picos.spi.Timer;
  */
 final class LoopSchedulers {
   /** Shared schedulers, by loop; guarded by itself. */
-  private static final Map<EventExecutor, WeakReference<Shared>> LOOPS = new WeakHashMap<>();
+  private static final HostCache<EventExecutor, Shared> LOOPS = new HostCache<>();
   /** Views over groups, by group; guarded by itself. Nothing but their users holds them. */
-  private static final Map<EventLoopGroup, WeakReference<GroupView>> GROUPS = new WeakHashMap<>();
+  private static final HostCache<EventLoopGroup, GroupView> GROUPS = new HostCache<>();
 
   private LoopSchedulers() {}
 
@@ -86,28 +85,12 @@ final class LoopSchedulers {
   }
 
   private static Shared lookUp(EventExecutor loop) {
-    synchronized (LOOPS) {
-      WeakReference<Shared> ref = LOOPS.get(loop);
-      Shared s = ref == null ? null : ref.get();
-      if (s == null) {
-        s = new Shared(loop);
-        LOOPS.put(loop, new WeakReference<>(s));
-      }
-      return s;
-    }
+    return LOOPS.get(loop, Shared::new);
   }
 
   /** The shared view over {@code group}, made on first use. */
   static GroupView forGroup(EventLoopGroup group) {
-    synchronized (GROUPS) {
-      WeakReference<GroupView> ref = GROUPS.get(group);
-      GroupView v = ref == null ? null : ref.get();
-      if (v == null) {
-        v = new GroupView(group);
-        GROUPS.put(group, new WeakReference<>(v));
-      }
-      return v;
-    }
+    return GROUPS.get(group, GroupView::new);
   }
 
   /** A new scheduler of the caller's own on {@code loop}; see {@link PicosNetty#newScheduler(EventLoop)}. */

@@ -12,9 +12,6 @@ import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.PromiseInternal;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.streams.ReadStream;
-import java.lang.ref.WeakReference;
-import java.util.Map;
-import java.util.WeakHashMap;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentMap;
@@ -24,6 +21,7 @@ import java.util.function.Supplier;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
+import org.picos.spi.HostCache;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
 import org.picos.sched.ExecutorScheduler;
@@ -128,7 +126,7 @@ public final class PicosVertx {
    * The schedulers of each Vert.x instance, weakly: the instance holds its own through its close
    * hook until it closes; guarded by itself.
    */
-  private static final Map<VertxInternal, WeakReference<PerVertx>> INSTANCES = new WeakHashMap<>();
+  private static final HostCache<VertxInternal, PerVertx> INSTANCES = new HostCache<>();
 
   /**
    * The context a root fiber being started on this thread must run on; read by the placement of
@@ -668,16 +666,11 @@ public final class PicosVertx {
 
   /** The schedulers of {@code vx}, made on first use; see {@link #INSTANCES}. */
   private static PerVertx perVertx(VertxInternal vx) {
-    synchronized (INSTANCES) {
-      WeakReference<PerVertx> ref = INSTANCES.get(vx);
-      PerVertx p = ref == null ? null : ref.get();
-      if (p == null) {
-        p = new PerVertx(vx);
-        INSTANCES.put(vx, new WeakReference<>(p));
-        p.attach(vx, p.futures, p.everywhere.fibers);
-      }
+    return INSTANCES.get(vx, v -> {
+      PerVertx p = new PerVertx(v);
+      p.attach(v, p.futures, p.everywhere.fibers);
       return p;
-    }
+    });
   }
 
   /**
