@@ -11,13 +11,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.spi.HostCache;
 import org.picos.SchedulerClosedException;
-import org.picos.Trigger;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
 import org.picos.spi.Support;
@@ -46,7 +45,8 @@ import org.picos.spi.Timer;
  *   <tr><td>work to future</td><td>{@link #future(Callable)},
  *       {@link #future(Scheduler, Callable)}</td></tr>
  *   <tr><td>computation to future</td><td>{@link #toFuture(Computation)}</td></tr>
- *   <tr><td>await</td><td>{@link #await(CompletionStage)}</td></tr>
+ *   <tr><td>await</td><td>{@link #await(CompletionStage)},
+ *       {@link #await(CompletionStage, Consumer)} (releasing what a cancelled wait leaves)</td></tr>
  * </table>
  *
  * <p>What other facades have and this one does not, and why: no multi-valued awaits and no
@@ -99,7 +99,9 @@ import org.picos.spi.Timer;
  * always with CompletableFuture, does not stop the code that was going to complete it. Other
  * stages, and read-only views such as {@link CompletableFuture#minimalCompletionStage()}, cannot
  * be cancelled from outside: the fiber just stops waiting (detaches), and the stage keeps a small
- * callback until it completes.
+ * callback until it completes. When the value such a stage still produces is a resource to
+ * close, await it with {@link #await(CompletionStage, Consumer)}, which hands it to a release
+ * action.
  *
  * <h2>Errors</h2>
  * Failures keep their identity, hence their type and stack trace:
@@ -145,6 +147,9 @@ import org.picos.spi.Timer;
  * {@link CompletableFuture#join()}. All methods are safe to call from any thread.
  */
 public final class PicosFutures {
+  /** The release of {@link #await(CompletionStage)}: a value nobody takes is simply dropped. */
+  private static final Consumer<Object> NO_RELEASE = value -> {};
+
   /** Shared schedulers, by executor, both weakly (see the class comment); guarded by itself. */
   private static final HostCache<Executor, Shared> SHARED = new HostCache<>();
 
@@ -473,25 +478,107 @@ public final class PicosFutures {
    */
   public static <T> T await(CompletionStage<T> stage) {
     Objects.requireNonNull(stage, "PicosFutures.await: stage must not be null");
+    return awaitReleasing(stage, NO_RELEASE);
+  }
+
+  /**
+   * Waits for {@code stage} like {@link #await(CompletionStage)}, and hands what a cancelled
+   * wait leaves behind to {@code release}. A stage that is not a {@link CompletableFuture} (or a
+   * read-only view of one) cannot be cancelled, and a CompletableFuture's {@code cancel} does not
+   * stop the code that completes it: when the fiber stops waiting, the value that the operation
+   * produces later (a connection, a file, a lease) would otherwise be lost with nobody to close
+   * it.
+   *
+   * <pre>{@code
+   * Connection connection = PicosFutures.await(pool.acquire(), Connection::close);
+   * }</pre>
+   *
+   * <p>Exactly once for each value that the fiber does not return: a value that arrives after
+   * the fiber stopped waiting (it was cancelled, or the wait was refused) is released by the
+   * thread that completes the stage, in its completion callback; one that had arrived when the
+   * fiber was cancelled (both happened before the fiber resumed, and the cancellation wins, as
+   * in every Picos wait) is released by the fiber before it throws. A value the fiber returns,
+   * a {@code null} value and a failure are never released. If {@code release} throws, the failure
+   * is reported through {@link Support#reportUncaught} on the thread that ran it; the fiber still
+   * throws its cause.
+   *
+   * <p>Threading: as {@link #await(CompletionStage)}; {@code release} runs on the thread that
+   * completes the stage or on the fiber's carrier.
+   *
+   * <p>Cancellation: as {@link #await(CompletionStage)}: the wait ends at once with the fiber's
+   * cause and a {@link CompletableFuture} is cancelled with {@code cancel(false)}; a value that
+   * still arrives goes to {@code release}.
+   *
+   * @param <T> the type of the result
+   * @param stage the stage to wait for
+   * @param release what to do with a value nobody will take, such as closing it
+   * @return the stage's value
+   * @throws NullPointerException if an argument is null
+   * @throws CancellationException if the stage was cancelled (its own exception)
+   * @throws CompletionException wrapping the stage's failure when that is a checked exception
+   * @throws RuntimeException the stage's failure when unchecked, or the fiber's cancellation
+   *     cause
+   * @throws IllegalStateException if the fiber cannot suspend because it is pinned, or the
+   *     calling thread may not block (for example an event-loop thread); the message says why
+   */
+  public static <T> T await(CompletionStage<T> stage, Consumer<? super T> release) {
+    Objects.requireNonNull(stage, "PicosFutures.await: stage must not be null");
+    Objects.requireNonNull(release, "PicosFutures.await: release must not be null");
+    return awaitReleasing(stage, release);
+  }
+
+  /**
+   * Both awaits. The {@code outcome} receives the stage's value or failure and decides, by its
+   * one completing CAS, who owns a value: the completion callback returning it hands it to the
+   * waiter (which releases it itself if it has stopped waiting meanwhile); the waiter, stopping,
+   * cancels the outcome first and so leaves the value to the callback, which releases it.
+   */
+  private static <T> T awaitReleasing(CompletionStage<T> stage, Consumer<? super T> release) {
     if (stage.getClass() == CompletableFuture.class) {
       // Fast path: a plain CompletableFuture that already has its value answers without a
-      // trigger or callback, as the general path would (a signalled trigger returns at once,
-      // without a cancellation check). Subclasses, such as minimalCompletionStage() views, and
-      // failed futures take the general path.
+      // callback, as the general path would (a completed computation answers at once, without
+      // a cancellation check). Subclasses, such as minimalCompletionStage() views, and failed
+      // futures take the general path.
       @SuppressWarnings("unchecked")
       CompletableFuture<T> future = (CompletableFuture<T>) stage;
       if (future.state() == Future.State.SUCCESS) {
         return future.resultNow();
       }
     }
-    Outcome<T> outcome = new Outcome<>();
-    stage.whenComplete(outcome);
-    outcome.done.awaitOrAbandon(() -> {
+    Computation<T> outcome = Computation.create();
+    stage.whenComplete((value, failure) -> {
+      if (failure != null) {
+        outcome.tryCancel(failure instanceof CompletionException && failure.getCause() != null
+            ? failure.getCause() : failure);
+      } else if (!outcome.tryReturn(value)) {
+        release(release, value);
+      }
+    });
+    try {
+      return outcome.await();
+    } catch (RuntimeException | Error stopped) {
+      if (outcome.isCancellation(stopped)) {
+        throw stopped; // the stage's own failure
+      }
+      if (!outcome.tryCancel(stopped) && outcome.isReturned()) {
+        release(release, outcome.resultNow());
+      }
       if (Fiber.current().isCanceled() && stage instanceof CompletableFuture<?> future) {
         cancelIfPossible(future);
       }
-    });
-    return outcome.get();
+      throw stopped;
+    }
+  }
+
+  private static <T> void release(Consumer<? super T> release, T value) {
+    if (value == null) {
+      return;
+    }
+    try {
+      release.accept(value);
+    } catch (Throwable failure) {
+      Support.reportUncaught(failure);
+    }
   }
 
   private static void cancelIfPossible(CompletableFuture<?> future) {
@@ -499,35 +586,6 @@ public final class PicosFutures {
       future.cancel(false);
     } catch (UnsupportedOperationException readOnlyView) {
       // A minimalCompletionStage(): it cannot be cancelled from outside; detaching is all we do.
-    }
-  }
-
-  /**
-   * The result of a stage, delivered by its completion callback. The fields are written before
-   * {@link Trigger#signal()} and read after {@link Trigger#await()} has seen the signal, which
-   * orders them (the trigger's state is volatile).
-   */
-  private static final class Outcome<T> implements BiConsumer<T, Throwable> {
-    final Trigger done = Trigger.create();
-    private T value;
-    private Throwable failure;
-
-    @Override
-    public void accept(T value, Throwable failure) {
-      this.value = value;
-      this.failure = failure;
-      done.signal();
-    }
-
-    T get() {
-      Throwable f = failure;
-      if (f == null) {
-        return value;
-      }
-      if (f instanceof CompletionException && f.getCause() != null) {
-        f = f.getCause();
-      }
-      throw Computation.unchecked(f);
     }
   }
 }

@@ -17,16 +17,17 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.spi.HostCache;
 import org.picos.SchedulerClosedException;
-import org.picos.Trigger;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
 import org.picos.spi.BlockingGuards;
+import org.picos.spi.Support;
 import org.picos.spi.Timer;
 
 /**
@@ -46,7 +47,8 @@ import org.picos.spi.Timer;
  *   <tr><td>work to Vert.x future</td><td>{@link #future(Callable)},
  *       {@link #future(Scheduler, Callable)}, {@link #future(Context, Callable)}</td></tr>
  *   <tr><td>computation to Vert.x future</td><td>{@link #toFuture(Computation)}</td></tr>
- *   <tr><td>await</td><td>{@link #await(Future)}, {@link #awaitStream(Future)}</td></tr>
+ *   <tr><td>await</td><td>{@link #await(Future)}, {@link #await(Future, Consumer)} (releasing
+ *       what a cancelled wait leaves), {@link #awaitStream(Future)}</td></tr>
  *   <tr><td>iterate</td><td>{@link #iterate(ReadStream, int)}, {@link #iterate(ReadStream)}</td></tr>
  * </table>
  *
@@ -111,6 +113,9 @@ public final class PicosVertx {
   public static final int DEFAULT_PREFETCH = 16;
 
   private static final Runnable EVENT_LOOP_GUARD = PicosVertx::refuseBlockingOnEventLoop;
+
+  /** The release of {@link #await(Future)}: a value nobody takes is simply dropped. */
+  private static final Consumer<Object> NO_RELEASE = value -> {};
 
   static {
     BlockingGuards.add(EVENT_LOOP_GUARD);
@@ -440,7 +445,8 @@ public final class PicosVertx {
    * <p>Cancellation: if the awaiting fiber is cancelled, the await ends at once and throws the
    * fiber's cancellation cause. Vert.x futures cannot be cancelled and their listeners cannot be
    * removed, so the operation behind {@code future} goes on and its result is dropped: the wait
-   * is detached, not the operation.
+   * is detached, not the operation. When that result is a resource (a connection, a row stream,
+   * a file), use {@link #await(Future, Consumer)}, which hands it to a release action instead.
    *
    * <p>For a future whose value is a stream that flows at once (an HTTP response), use
    * {@link #awaitStream}, or compose its consumption in the callback
@@ -458,15 +464,96 @@ public final class PicosVertx {
    */
   public static <T> T await(Future<T> future) {
     Objects.requireNonNull(future, "future");
+    return awaitReleasing(future, NO_RELEASE);
+  }
+
+  /**
+   * Waits for a Vert.x future like {@link #await(Future)}, and hands what a cancelled wait leaves
+   * behind to {@code release}: a Vert.x future cannot be cancelled, so when the fiber stops
+   * waiting, the operation goes on, and the value it then produces (a pooled connection, a
+   * {@code RowStream}, an {@code AsyncFile}) would otherwise be lost with nobody to close it.
+   *
+   * <pre>{@code
+   * SqlConnection connection = PicosVertx.await(pool.getConnection(), SqlConnection::close);
+   * }</pre>
+   *
+   * <p>Exactly once for each value that the fiber does not return: a value that arrives after
+   * the fiber stopped waiting (it was cancelled, or the wait was refused) is released by the
+   * thread that completes the future, in its completion callback; one that had arrived when the
+   * fiber was cancelled (both happened before the fiber resumed, and the cancellation wins, as
+   * in every Picos wait) is released by the fiber before it throws. A value the fiber returns,
+   * a {@code null} value and a failure are never released. If {@code release} throws, the
+   * failure is reported to the Vert.x context of the awaiting fiber
+   * ({@link ContextInternal#reportException}, which calls the context's exception handler) or,
+   * outside any context, through {@link Support#reportUncaught}; the fiber still throws its
+   * cause.
+   *
+   * <p>Threading: as {@link #await(Future)}; {@code release} runs on the thread that completes
+   * the future (typically the future's event loop) or on the fiber's carrier.
+   *
+   * <p>Cancellation: the await ends at once with the fiber's cause, as {@link #await(Future)}
+   * does; the operation goes on, and its value goes to {@code release}.
+   *
+   * @param <T> the type of the value
+   * @param future the future to wait for
+   * @param release what to do with a value nobody will take, such as closing it
+   * @return the future's value
+   * @throws RuntimeException the future's failure (checked ones wrapped), or the fiber's
+   *     cancellation cause
+   * @throws IllegalStateException on a Vert.x event-loop thread outside a fiber, when the future
+   *     has not completed (the message says to use a fiber)
+   * @throws NullPointerException if an argument is null
+   */
+  public static <T> T await(Future<T> future, Consumer<? super T> release) {
+    Objects.requireNonNull(future, "future");
+    Objects.requireNonNull(release, "release");
+    return awaitReleasing(future, release);
+  }
+
+  /**
+   * Both awaits. The {@code handover} decides, by its one completing CAS, who owns a value: the
+   * completion callback returning it into the handover hands it to the waiter (which releases it
+   * itself if it has stopped waiting meanwhile); the waiter, stopping, cancels the handover first
+   * and so leaves the value to the callback, which releases it.
+   */
+  private static <T> T awaitReleasing(Future<T> future, Consumer<? super T> release) {
     if (!future.isComplete()) {
-      Trigger done = Trigger.create();
-      future.onComplete(result -> done.signal());
-      done.awaitOrAbandon(() -> {}); // a Vert.x future cannot be cancelled: only stop waiting
+      Computation<T> handover = Computation.create();
+      ContextInternal where = ContextInternal.current();
+      future.onComplete(result -> {
+        T value = result.succeeded() ? result.result() : null;
+        if (!handover.tryReturn(value)) {
+          release(where, release, value);
+        }
+      });
+      try {
+        handover.await();
+      } catch (RuntimeException | Error stopped) {
+        if (!handover.tryCancel(stopped)) {
+          release(where, release, handover.resultNow());
+        }
+        throw stopped;
+      }
     }
     if (future.succeeded()) {
       return future.result();
     }
     throw Computation.unchecked(future.cause());
+  }
+
+  private static <T> void release(ContextInternal where, Consumer<? super T> release, T value) {
+    if (value == null) {
+      return;
+    }
+    try {
+      release.accept(value);
+    } catch (Throwable failure) {
+      if (where != null) {
+        where.reportException(failure);
+      } else {
+        Support.reportUncaught(failure);
+      }
+    }
   }
 
   /**
@@ -489,7 +576,8 @@ public final class PicosVertx {
    * future, in its callback.
    *
    * <p>Cancellation: as {@link #await}: a cancelled fiber stops waiting, and a stream that
-   * arrives later stays paused, with nobody reading it (close its resource).
+   * arrives later stays paused, with nobody reading it (close its resource; for a plain future,
+   * {@link #await(Future, Consumer)} does that).
    *
    * @param <S> the type of the stream
    * @param future the future of the stream
