@@ -15,6 +15,7 @@ import java.util.function.Consumer;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
+import org.picos.spi.Handover;
 import org.picos.spi.HostCache;
 import org.picos.SchedulerClosedException;
 import org.picos.sched.ExecutorScheduler;
@@ -527,17 +528,12 @@ public final class PicosFutures {
     return awaitReleasing(stage, release);
   }
 
-  /**
-   * Both awaits. The {@code outcome} receives the stage's value or failure and decides, by its
-   * one completing CAS, who owns a value: the completion callback returning it hands it to the
-   * waiter (which releases it itself if it has stopped waiting meanwhile); the waiter, stopping,
-   * cancels the outcome first and so leaves the value to the callback, which releases it.
-   */
+  /** Both awaits: the stage's outcome goes through a {@link Handover} to the waiting fiber. */
   private static <T> T awaitReleasing(CompletionStage<T> stage, Consumer<? super T> release) {
     if (stage.getClass() == CompletableFuture.class) {
       // Fast path: a plain CompletableFuture that already has its value answers without a
-      // callback, as the general path would (a completed computation answers at once, without
-      // a cancellation check). Subclasses, such as minimalCompletionStage() views, and failed
+      // callback, as the general path would (a completed handover answers at once, without a
+      // cancellation check). Subclasses, such as minimalCompletionStage() views, and failed
       // futures take the general path.
       @SuppressWarnings("unchecked")
       CompletableFuture<T> future = (CompletableFuture<T>) stage;
@@ -545,39 +541,22 @@ public final class PicosFutures {
         return future.resultNow();
       }
     }
-    Computation<T> outcome = Computation.create();
+    Handover<T> handover = new Handover<>(release, Support::reportUncaught);
     stage.whenComplete((value, failure) -> {
-      if (failure != null) {
-        outcome.tryCancel(failure instanceof CompletionException && failure.getCause() != null
+      if (failure == null) {
+        handover.deliver(value);
+      } else {
+        handover.fail(failure instanceof CompletionException && failure.getCause() != null
             ? failure.getCause() : failure);
-      } else if (!outcome.tryReturn(value)) {
-        release(release, value);
       }
     });
     try {
-      return outcome.await();
+      return handover.await();
     } catch (RuntimeException | Error stopped) {
-      if (outcome.isCancellation(stopped)) {
-        throw stopped; // the stage's own failure
-      }
-      if (!outcome.tryCancel(stopped) && outcome.isReturned()) {
-        release(release, outcome.resultNow());
-      }
       if (Fiber.current().isCanceled() && stage instanceof CompletableFuture<?> future) {
         cancelIfPossible(future);
       }
       throw stopped;
-    }
-  }
-
-  private static <T> void release(Consumer<? super T> release, T value) {
-    if (value == null) {
-      return;
-    }
-    try {
-      release.accept(value);
-    } catch (Throwable failure) {
-      Support.reportUncaught(failure);
     }
   }
 

@@ -27,6 +27,7 @@ import org.picos.SchedulerClosedException;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
 import org.picos.spi.BlockingGuards;
+import org.picos.spi.Handover;
 import org.picos.spi.Support;
 import org.picos.spi.Timer;
 
@@ -511,49 +512,27 @@ public final class PicosVertx {
   }
 
   /**
-   * Both awaits. The {@code handover} decides, by its one completing CAS, who owns a value: the
-   * completion callback returning it into the handover hands it to the waiter (which releases it
-   * itself if it has stopped waiting meanwhile); the waiter, stopping, cancels the handover first
-   * and so leaves the value to the callback, which releases it.
+   * Both awaits: the future's outcome goes through a {@link Handover} to the waiting fiber; a
+   * failing release is reported to the awaiting code's context, if it has one.
    */
   private static <T> T awaitReleasing(Future<T> future, Consumer<? super T> release) {
-    if (!future.isComplete()) {
-      Computation<T> handover = Computation.create();
-      ContextInternal where = ContextInternal.current();
-      future.onComplete(result -> {
-        T value = result.succeeded() ? result.result() : null;
-        if (!handover.tryReturn(value)) {
-          release(where, release, value);
-        }
-      });
-      try {
-        handover.await();
-      } catch (RuntimeException | Error stopped) {
-        if (!handover.tryCancel(stopped)) {
-          release(where, release, handover.resultNow());
-        }
-        throw stopped;
+    if (future.isComplete()) {
+      if (future.succeeded()) {
+        return future.result();
       }
+      throw Computation.unchecked(future.cause());
     }
-    if (future.succeeded()) {
-      return future.result();
-    }
-    throw Computation.unchecked(future.cause());
-  }
-
-  private static <T> void release(ContextInternal where, Consumer<? super T> release, T value) {
-    if (value == null) {
-      return;
-    }
-    try {
-      release.accept(value);
-    } catch (Throwable failure) {
-      if (where != null) {
-        where.reportException(failure);
+    ContextInternal where = ContextInternal.current();
+    Handover<T> handover = new Handover<>(release,
+        where != null ? where::reportException : Support::reportUncaught);
+    future.onComplete(result -> {
+      if (result.succeeded()) {
+        handover.deliver(result.result());
       } else {
-        Support.reportUncaught(failure);
+        handover.fail(result.cause());
       }
-    }
+    });
+    return handover.await();
   }
 
   /**
