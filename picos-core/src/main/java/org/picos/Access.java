@@ -22,11 +22,6 @@ final class Access implements CoreAccess {
   }
 
   @Override
-  public Trigger actionTrigger(Runnable action) {
-    return Trigger.fromAction(action);
-  }
-
-  @Override
   public int triggerEntries(Computation<?> computation) {
     return computation.triggerEntries();
   }

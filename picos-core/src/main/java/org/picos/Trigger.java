@@ -3,6 +3,7 @@ package org.picos;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
+import java.util.function.BooleanSupplier;
 
 /**
  * A one-shot awaitable signal: the one thing a fiber ever suspends on.
@@ -195,31 +196,57 @@ public final class Trigger {
    */
   public void awaitOrAbandon(Runnable abandon) {
     Objects.requireNonNull(abandon, "abandon");
-    RuntimeException thrown;
+    awaitOrWithdraw(() -> {
+      abandon.run();
+      return true;
+    });
+  }
+
+  /**
+   * Awaits this trigger like {@link #awaitOrAbandon}, for a registration that a signaller may
+   * claim at the same moment the wait ends without the signal: a waiter queue whose matching side
+   * hands an element over by claiming the waiter first. When the fiber was cancelled while
+   * waiting, or the wait was refused, {@code withdraw} runs and says who won: {@code true} — it
+   * withdrew the registration, nothing was handed over, and this method throws as
+   * {@link #awaitOrAbandon} does; {@code false} — the signaller claimed the registration first,
+   * what it hands over stands (it must not be dropped), and this method returns normally, as if
+   * signalled: a pending cancellation is then seen at the fiber's next cancellation point.
+   *
+   * @param withdraw takes the registration back if it still can; a failure of it is added to the
+   *     thrown exception as suppressed, and counts as withdrawn
+   * @throws RuntimeException the fiber's cancellation cause, after a successful {@code withdraw}
+   * @throws IllegalStateException if the trigger is already awaited, or the wait was refused
+   *     (see {@link #await()}), after a successful {@code withdraw}
+   * @throws NullPointerException if {@code withdraw} is null
+   */
+  public void awaitOrWithdraw(BooleanSupplier withdraw) {
+    Objects.requireNonNull(withdraw, "withdraw");
+    Throwable thrown;
     try {
       Throwable cause = await();
       if (cause == null) {
         return;
       }
       thrown = Computation.unchecked(cause);
-    } catch (RuntimeException refused) {
+    } catch (RuntimeException | Error refused) {
       thrown = refused;
-    } catch (Error refused) {
-      abandonQuietly(abandon, refused);
-      throw refused;
     }
-    abandonQuietly(abandon, thrown);
-    throw thrown;
-  }
-
-  private static void abandonQuietly(Runnable abandon, Throwable thrown) {
+    boolean withdrawn;
     try {
-      abandon.run();
+      withdrawn = withdraw.getAsBoolean();
     } catch (Throwable failure) {
       if (failure != thrown) {
         thrown.addSuppressed(failure);
       }
+      withdrawn = true;
     }
+    if (!withdrawn) {
+      return;
+    }
+    if (thrown instanceof Error error) {
+      throw error;
+    }
+    throw (RuntimeException) thrown;
   }
 
   private static IllegalStateException alreadyAwaiting() {

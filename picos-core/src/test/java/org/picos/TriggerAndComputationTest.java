@@ -94,6 +94,91 @@ class TriggerAndComputationTest {
     }
   }
 
+  /**
+   * The clean-up contract of awaitOrAbandon and awaitOrWithdraw, on a real fiber cancelled while
+   * it waits: the action runs only when the wait ends without the signal; a withdraw that lost
+   * the race to a signaller keeps what was handed over; a failing action is suppressed into the
+   * cause, never thrown instead of it; a refused wait (a pinned fiber) runs the action too.
+   */
+  @Test
+  @org.junit.jupiter.api.Timeout(value = 30, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+  void awaitOrAbandonAndAwaitOrWithdrawCleanUpOnlyWhenTheWaitEndsWithoutTheSignal() {
+    RuntimeException cause = new IllegalArgumentException("cancelled");
+    try (Scheduler s = org.picos.sched.Schedulers.fifo()) {
+      AtomicInteger abandoned = new AtomicInteger();
+      // signalled: no clean-up
+      assertEquals(0, s.run(() -> {
+        Trigger t = Trigger.create();
+        t.signal();
+        t.awaitOrAbandon(abandoned::incrementAndGet);
+        Trigger u = Trigger.create();
+        u.signal();
+        u.awaitOrWithdraw(() -> {
+          abandoned.incrementAndGet();
+          return true;
+        });
+        return abandoned.get();
+      }));
+      // cancelled while waiting: abandon runs, the cause is thrown
+      assertSame(cause, cancelledWhileWaiting(s, cause, t -> t.awaitOrAbandon(abandoned::incrementAndGet)));
+      assertEquals(1, abandoned.get());
+      // withdraw won: thrown; withdraw lost (the signaller claimed first): returns normally
+      assertSame(cause, cancelledWhileWaiting(s, cause, t -> t.awaitOrWithdraw(() -> abandoned.incrementAndGet() > 0)));
+      assertEquals(2, abandoned.get());
+      assertNull(cancelledWhileWaiting(s, cause, t -> t.awaitOrWithdraw(() -> false)),
+          "a withdraw that lost keeps the hand-over: the wait returns");
+      // a failing clean-up is suppressed into the cause
+      IllegalStateException broken = new IllegalStateException("clean-up failed");
+      assertSame(cause, cancelledWhileWaiting(s, cause, t -> t.awaitOrAbandon(() -> {
+        throw broken;
+      })));
+      assertSame(broken, cause.getSuppressed()[0]);
+      // a refused wait: a plain thread that must not block
+      AtomicInteger refusedCleanUps = new AtomicInteger();
+      Runnable guard = () -> {
+        throw new IllegalStateException("this thread must not block");
+      };
+      org.picos.spi.BlockingGuards.add(guard);
+      try {
+        IllegalStateException refused = assertThrows(IllegalStateException.class,
+            () -> Trigger.create().awaitOrAbandon(refusedCleanUps::incrementAndGet));
+        assertEquals("this thread must not block", refused.getMessage());
+      } finally {
+        org.picos.spi.BlockingGuards.remove(guard);
+      }
+      assertEquals(1, refusedCleanUps.get());
+    }
+  }
+
+  /**
+   * Runs {@code wait} in a fiber on {@code s}, cancels the fiber with {@code cause} once it
+   * waits, and answers what the wait threw (null if it returned), after the fiber has ended.
+   */
+  private static Throwable cancelledWhileWaiting(Scheduler s, RuntimeException cause,
+      java.util.function.Consumer<Trigger> wait) {
+    Trigger t = Trigger.create();
+    Computation<Throwable> outcome = Computation.create();
+    Computation<Void> fiber = s.start(() -> {
+      try {
+        wait.accept(t);
+        outcome.tryReturn(null);
+      } catch (Throwable thrown) {
+        outcome.tryReturn(thrown);
+      }
+      return null;
+    });
+    for (;;) { // until the fiber awaits t (isInitial then throws "already awaited")
+      try {
+        t.isInitial();
+        Thread.onSpinWait();
+      } catch (IllegalStateException awaiting) {
+        break;
+      }
+    }
+    fiber.tryCancel(cause);
+    return outcome.await();
+  }
+
   @Test
   void computationCompletesOnce() {
     Computation<String> c = Computation.create();

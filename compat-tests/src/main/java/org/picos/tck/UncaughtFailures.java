@@ -9,7 +9,7 @@ import java.util.function.Predicate;
 /**
  * Collects the failures handed to uncaught-exception handlers while it is open: it installs
  * itself as the JVM's default handler ({@link Thread#setDefaultUncaughtExceptionHandler}), which
- * receives what {@link org.picos.Handler#reportUncaught} reports on every thread that has no
+ * receives what {@link org.picos.spi.Support#reportUncaught} reports on every thread that has no
  * handler of its own, and puts the previous default back on {@link #close()}. Use it in
  * try-with-resources around one test. Threads with a handler of their own (Reactor's global
  * schedulers install one that logs) are not seen; hosts that route failures elsewhere can feed

@@ -21,9 +21,6 @@ public interface CoreAccess {
   /** See {@link Handler#dispose}. */
   void dispose(Trigger trigger);
 
-  /** A trigger created awaiting with {@code action}; see {@link Handler#actionTrigger}. */
-  Trigger actionTrigger(Runnable action);
-
   /** The number of trigger entries of a running computation; see {@link Handler#triggerEntries}. */
   int triggerEntries(Computation<?> computation);
 

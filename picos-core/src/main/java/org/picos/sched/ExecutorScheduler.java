@@ -143,7 +143,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
     this.onStop = b.onStop;
     this.awaitStopped = b.awaitStopped;
     BooleanSupplier probe = b.shutdownWhen;
-    if (probe == null && executor instanceof ExecutorService service) {
+    if (probe == null && !b.ownsExecutor && executor instanceof ExecutorService service) {
       probe = service::isShutdown;
     }
     this.probe = probe;
@@ -482,6 +482,7 @@ public final class ExecutorScheduler extends ContinuationScheduler {
     private Consumer<? super Executor> release;
     private Timer timer = Timer.shared();
     private BooleanSupplier shutdownWhen;
+    private boolean ownsExecutor;
     private Runnable onStop;
     private Runnable awaitStopped;
 
@@ -529,6 +530,17 @@ public final class ExecutorScheduler extends ContinuationScheduler {
      */
     public Builder shutdownWhen(BooleanSupplier probe) {
       this.shutdownWhen = Objects.requireNonNull(probe, "probe");
+      this.ownsExecutor = false;
+      return this;
+    }
+
+    /**
+     * Says the scheduler owns its executor: nobody but the scheduler's own {@link #onClose}
+     * shuts it down, so no shutdown probe is polled (replaces {@link #shutdownWhen}).
+     */
+    public Builder ownsExecutor() {
+      this.shutdownWhen = null;
+      this.ownsExecutor = true;
       return this;
     }
 

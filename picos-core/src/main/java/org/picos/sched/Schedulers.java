@@ -53,7 +53,7 @@ public final class Schedulers {
     }, null, true);
     return ExecutorScheduler.builder(pool)
         .name(name)
-        .shutdownWhen(() -> false)
+        .ownsExecutor()
         .onClose(pool::shutdown, () -> awaitTermination(pool))
         .build();
   }

@@ -200,6 +200,28 @@ class SchedulerBehaviourTest {
     assertThrows(SchedulerClosedException.class, () -> s.start(() -> 1));
   }
 
+  /**
+   * A scheduler that owns its executor polls no shutdown probe: the same external shutdown that
+   * the probe of {@link #executorShutdownEndsSuspendedFibersWithACauseNamingIt} notices within a
+   * few probe periods goes unseen until the fiber's next slice is refused.
+   */
+  @Test
+  void aSchedulerThatOwnsItsExecutorPollsNoShutdownProbe() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(1);
+    ExecutorScheduler s = ExecutorScheduler.builder(pool).ownsExecutor().build();
+    Trigger t = Trigger.create();
+    Computation<Throwable> fiber = s.start(t::await);
+    while (isInitial(t)) {
+      Thread.onSpinWait();
+    }
+    pool.shutdown();
+    Thread.sleep(10 * ExecutorScheduler.PROBE_MILLIS);
+    assertFalse(s.isClosed(), "a probe was polled: the scheduler saw the shutdown by itself");
+    t.signal(); // its resume is refused by the shut-down pool: that is a shutdown too
+    assertThrows(SchedulerClosedException.class, fiber::await);
+    assertTrue(s.isClosed());
+  }
+
   @Test
   void closeDoesNotWaitForAFiberWhoseSliceShutdownNowDropped() throws Exception {
     ExecutorService single = Executors.newSingleThreadExecutor();

@@ -76,7 +76,7 @@ final class Places {
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("mdc-netty"),
         NioIoHandler.newFactory());
     EventLoop loop = group.next();
-    return new Place("netty event loop", PicosNetty.scheduler(loop), loop, loop::inEventLoop,
+    return new Place("netty event loop", PicosNetty.newScheduler(loop), loop, loop::inEventLoop,
         () -> PicosNetty.await(loop.schedule(() -> "timer", 1, TimeUnit.MILLISECONDS)),
         () -> group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly());
   }
@@ -84,7 +84,7 @@ final class Places {
   static Place vertxContext() {
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1));
     Context context = vertx.getOrCreateContext();
-    return new Place("vertx context", PicosVertx.scheduler(context),
+    return new Place("vertx context", PicosVertx.newScheduler(context),
         task -> context.runOnContext(ignored -> task.run()),
         () -> Context.isOnEventLoopThread() && Vertx.currentContext() == context,
         () -> PicosVertx.await(vertx.executeBlocking(() -> "blocking")),

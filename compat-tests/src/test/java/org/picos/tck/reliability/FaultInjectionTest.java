@@ -189,7 +189,7 @@ class FaultInjectionTest {
   static Stream<Arguments> onPools() {
     return Stream.of(
         Arguments.of("Schedulers.onExecutor", (Function<ExecutorService, Scheduler>) Schedulers::onExecutor),
-        Arguments.of("PicosFutures.scheduler", (Function<ExecutorService, Scheduler>) PicosFutures::scheduler));
+        Arguments.of("PicosFutures.newScheduler", (Function<ExecutorService, Scheduler>) PicosFutures::newScheduler));
   }
 
   /**

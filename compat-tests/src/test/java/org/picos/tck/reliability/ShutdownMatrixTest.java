@@ -2,6 +2,7 @@ package org.picos.tck.reliability;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.netty.bootstrap.Bootstrap;
@@ -131,7 +132,11 @@ class ShutdownMatrixTest {
       });
       scenario.checkEnded(stop == Stop.CLOSE ? "closed" : rig.why);
       assertTrue(s.isClosed(), s + " is closed after " + how);
-      ShutdownScenario.withinBound("close() of " + s + " after " + how, ShutdownScenario.BOUND, s::close);
+      if (rig.shared) {
+        assertThrows(UnsupportedOperationException.class, s::close, "a host's shared scheduler cannot be closed");
+      } else {
+        ShutdownScenario.withinBound("close() of " + s + " after " + how, ShutdownScenario.BOUND, s::close);
+      }
       scenario.checkInjectedReported(uncaught);
       if (stop != Stop.CLOSE || rig.ownsThreads) {
         assertNoThreadLeft(kind + " after " + how, rig.hostThreads, scenario.threads());
@@ -211,6 +216,11 @@ class ShutdownMatrixTest {
     String why = "shut down";
     /** Whether close() of the scheduler ends the host's threads (it owns them). */
     boolean ownsThreads;
+    /**
+     * Whether the scheduler is the host's shared one, which only the host's shutdown closes (its
+     * own close() refuses); such a kind has no {@link Stop#CLOSE} case.
+     */
+    boolean shared;
     /** Recognises the host's threads. */
     Predicate<Thread> hostThreads = t -> t.getName().startsWith(prefix + "-");
 
@@ -237,13 +247,23 @@ class ShutdownMatrixTest {
     @Override
     public void close() throws Exception {
       release();
-      ShutdownScenario.withinBound("cleanup close() of " + scheduler, Duration.ofSeconds(5), scheduler::close);
+      if (!shared) {
+        ShutdownScenario.withinBound("cleanup close() of " + scheduler, Duration.ofSeconds(5), scheduler::close);
+      }
     }
   }
 
   private static Map<Stop, String> stops(Object... pairs) {
+    Map<Stop, String> m = hostStops(pairs);
+    Map<Stop, String> all = new LinkedHashMap<>();
+    all.put(Stop.CLOSE, "Scheduler.close()");
+    all.putAll(m);
+    return all;
+  }
+
+  /** The stops of a host's shared scheduler: the host's own only. */
+  private static Map<Stop, String> hostStops(Object... pairs) {
     Map<Stop, String> m = new LinkedHashMap<>();
-    m.put(Stop.CLOSE, "Scheduler.close()");
     for (int i = 0; i < pairs.length; i += 2) {
       m.put((Stop) pairs[i], (String) pairs[i + 1]);
     }
@@ -264,8 +284,11 @@ class ShutdownMatrixTest {
             stops(Stop.GRACEFUL, "pool.shutdown()", Stop.FORCED, "pool.shutdownNow()"),
             () -> pool(Schedulers::onExecutor)),
         new Kind("PicosFutures.scheduler(fixed pool)",
+            hostStops(Stop.GRACEFUL, "pool.shutdown()", Stop.FORCED, "pool.shutdownNow()"),
+            () -> shared(pool(PicosFutures::scheduler))),
+        new Kind("PicosFutures.newScheduler(fixed pool)",
             stops(Stop.GRACEFUL, "pool.shutdown()", Stop.FORCED, "pool.shutdownNow()"),
-            () -> pool(PicosFutures::scheduler)),
+            () -> pool(PicosFutures::newScheduler)),
         new Kind("PicosReactor.scheduler(newParallel(2))",
             stops(Stop.GRACEFUL, "disposeGracefully()", Stop.FORCED, "dispose()"),
             () -> reactor(true)),
@@ -276,13 +299,31 @@ class ShutdownMatrixTest {
             stops(Stop.GRACEFUL, "pool.shutdown()", Stop.FORCED, "pool.shutdownNow()"),
             ShutdownMatrixTest::rx),
         new Kind("PicosNetty.scheduler(loop)",
-            stops(Stop.GRACEFUL, "shutdownGracefully()", Stop.FORCED, "shutdownGracefully(0, 0)"),
-            () -> netty(true)),
+            hostStops(Stop.GRACEFUL, "shutdownGracefully()", Stop.FORCED, "shutdownGracefully(0, 0)"),
+            () -> shared(netty(g -> PicosNetty.scheduler(g.next())))),
         new Kind("PicosNetty.scheduler(group)",
+            hostStops(Stop.GRACEFUL, "shutdownGracefully()", Stop.FORCED, "shutdownGracefully(0, 0)"),
+            () -> shared(netty(PicosNetty::scheduler))),
+        new Kind("PicosNetty.newScheduler(loop)",
             stops(Stop.GRACEFUL, "shutdownGracefully()", Stop.FORCED, "shutdownGracefully(0, 0)"),
-            () -> netty(false)),
-        new Kind("PicosVertx.scheduler(context)", stops(Stop.GRACEFUL, "vertx.close()"), () -> vertx(true)),
-        new Kind("PicosVertx.scheduler(vertx)", stops(Stop.GRACEFUL, "vertx.close()"), () -> vertx(false)));
+            () -> netty(g -> PicosNetty.newScheduler(g.next()))),
+        new Kind("PicosNetty.newScheduler(group)",
+            stops(Stop.GRACEFUL, "shutdownGracefully()", Stop.FORCED, "shutdownGracefully(0, 0)"),
+            () -> netty(PicosNetty::newScheduler)),
+        new Kind("PicosVertx.scheduler(context)", hostStops(Stop.GRACEFUL, "vertx.close()"),
+            () -> shared(vertx(v -> PicosVertx.scheduler(v.getOrCreateContext())))),
+        new Kind("PicosVertx.scheduler(vertx)", hostStops(Stop.GRACEFUL, "vertx.close()"),
+            () -> shared(vertx(PicosVertx::scheduler))),
+        new Kind("PicosVertx.newScheduler(context)", stops(Stop.GRACEFUL, "vertx.close()"),
+            () -> vertx(v -> PicosVertx.newScheduler(v.getOrCreateContext()))),
+        new Kind("PicosVertx.newScheduler(vertx)", stops(Stop.GRACEFUL, "vertx.close()"),
+            () -> vertx(PicosVertx::newScheduler)));
+  }
+
+  /** Marks {@code rig}'s scheduler as its host's shared one. */
+  private static Rig shared(Rig rig) {
+    rig.shared = true;
+    return rig;
   }
 
   /** A core scheduler that owns its threads, recognised by its name. */
@@ -373,7 +414,7 @@ class ShutdownMatrixTest {
     };
   }
 
-  private static Rig netty(boolean oneLoop) {
+  private static Rig netty(java.util.function.Function<EventLoopGroup, Scheduler> make) {
     return new Rig() {
       final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory(prefix),
           NioIoHandler.newFactory());
@@ -381,7 +422,7 @@ class ShutdownMatrixTest {
           new DefaultThreadFactory(prefix + "-peer-loops"), NioIoHandler.newFactory());
 
       {
-        scheduler = oneLoop ? PicosNetty.scheduler(group.next()) : PicosNetty.scheduler(group);
+        scheduler = make.apply(group);
         why = "shut"; // "shut down", or "shutting down" where a channel closed with its loop
         hostThreads = t -> t.getName().startsWith(prefix + "-") && !t.getName().startsWith(prefix + "-peer");
       }
@@ -455,13 +496,13 @@ class ShutdownMatrixTest {
     };
   }
 
-  private static Rig vertx(boolean oneContext) {
+  private static Rig vertx(java.util.function.Function<Vertx, Scheduler> make) {
     return new Rig() {
       final Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2));
       final AtomicBoolean closed = new AtomicBoolean();
 
       {
-        scheduler = oneContext ? PicosVertx.scheduler(vertx.getOrCreateContext()) : PicosVertx.scheduler(vertx);
+        scheduler = make.apply(vertx);
         why = "closed";
         hostThreads = t -> false; // Vert.x names its threads alike in every instance: the fibers' threads are checked
       }

@@ -303,20 +303,16 @@ public final class Channel<T> implements Iterable<T> {
   /** Waits for a queued plain offer to be matched; withdraws it if the caller is cancelled. */
   private Object awaitOffer(Offer offer, WaitQueue<Offer> queue) {
     Pick pick = offer.pick;
-    Throwable cause = null;
-    RuntimeException failure = null;
-    try {
-      cause = pick.trigger.await();
-    } catch (RuntimeException e) {
-      failure = e;
-    }
-    if ((cause != null || failure != null) && pick.claim()) {
+    pick.trigger.awaitOrWithdraw(() -> {
+      if (!pick.claim()) {
+        return false; // matched meanwhile: the element handed over stands
+      }
       pick.publish(null, null);
       synchronized (this) {
         queue.remove(offer);
       }
-      throw failure != null ? failure : Computation.unchecked(cause);
-    }
+      return true;
+    });
     return pick.result();
   }
 

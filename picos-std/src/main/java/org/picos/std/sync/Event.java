@@ -127,18 +127,14 @@ public abstract class Event<T> {
       return (T) pick.result();
     }
     if (!pick.isDone()) {
-      Throwable cause = null;
-      RuntimeException failure = null;
-      try {
-        cause = pick.trigger.await();
-      } catch (RuntimeException e) {
-        failure = e;
-      }
-      if ((cause != null || failure != null) && pick.claim()) {
+      pick.trigger.awaitOrWithdraw(() -> {
+        if (!pick.claim()) {
+          return false; // an offer committed meanwhile: its result stands
+        }
         pick.publish(null, null);
         sync.withdrawAll();
-        throw failure != null ? failure : Computation.unchecked(cause);
-      }
+        return true;
+      });
     }
     sync.withdrawAll();
     return (T) pick.result();
