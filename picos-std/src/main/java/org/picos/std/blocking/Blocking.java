@@ -71,11 +71,16 @@ import org.picos.spi.Support;
  *       {@code Statement::cancel} there, since a JDBC driver may not notice interrupts; keep it
  *       short, it holds the fiber's carrier while it runs). A cancel action that throws is
  *       reported through {@link Support#reportUncaught} and the fiber still ends with its
- *       cause;</li>
+ *       cause. (A JDBC driver ignores a {@code cancel()} that comes before the statement has
+ *       started executing: a call cancelled at its very start may then go on to its end, holding
+ *       its pool thread though nobody waits for it.)</li>
  *   <li>what the call returns later is dropped, and so is an exception it throws later (the
  *       interrupt or the cancel action is the expected cause of one, such as an
  *       {@link InterruptedException} or a driver's "statement cancelled"), while an
  *       {@link Error} is reported through {@link Support#reportUncaught};</li>
+ *   <li>but a call that had already returned when the cancelled fiber resumed is not lost: the
+ *       fiber returns its value (or throws its failure) as if it had not been cancelled, and
+ *       sees the cancellation at its next cancellation point;</li>
  *   <li>the interrupt never outlives the call: the pool thread's interrupt flag is cleared
  *       before it takes its next task.</li>
  * </ul>
@@ -330,7 +335,7 @@ public final class Blocking {
             + " did not run (" + refused.getMessage() + "); offload to an executor that is running"
             + " and accepts tasks", refused);
       }
-      job.done.awaitOrAbandon(() -> job.abandon(onCancel));
+      job.done.awaitOrWithdraw(() -> job.withdraw(onCancel));
       return job.outcome();
     }
 
@@ -349,15 +354,16 @@ public final class Blocking {
    *   NEW ---------worker starts the body--------> RUNNING (the cell holds the worker's Thread)
    *   NEW ---------fiber stops waiting-----------> ABANDONED    (the body never runs)
    *   RUNNING -----worker ends the body----------> FINISHED     (outcome written first; then done is signalled)
+   *   FINISHED ----fiber stops waiting-----------> FINISHED     (the fiber takes the outcome all the same)
    *   RUNNING -----fiber stops waiting-----------> INTERRUPTING --fiber, once interrupt() returned--> ABANDONED
    * </pre>
    * {@code NEW} is {@code null}; {@code FINISHED} and {@code ABANDONED} are final. The worker
-   * side ({@link #run}) and the fiber side ({@link #abandon}, run only when the wait ends
-   * without the signal) each run once. Exactly one of them disposes of an outcome nobody will
-   * take: a worker ending its body that finds {@code INTERRUPTING} waits for {@code ABANDONED}
-   * (so the interrupt cannot land on its next task), clears its interrupt flag and drops the
-   * outcome; a fiber that stops waiting and finds {@code FINISHED} drops it. Dropping reports an
-   * {@link Error}, nothing else.
+   * side ({@link #run}) and the fiber side ({@link #withdraw}, run only when the wait ends
+   * without the signal) each run once. A worker ending its body that finds {@code INTERRUPTING}
+   * waits for {@code ABANDONED} (so the interrupt cannot land on its next task), clears its
+   * interrupt flag and drops the outcome, which nobody will take (reporting an {@link Error},
+   * nothing else); a fiber that stops waiting and finds {@code FINISHED} takes the outcome after
+   * all, so a result that exists is never lost.
    */
   private static final class Job<T, E extends Exception> implements Runnable {
     private static final Object INTERRUPTING = new Object();
@@ -411,16 +417,22 @@ public final class Blocking {
         Thread.yield(); // the fiber is between its CAS and interrupt() returning
       }
       Thread.interrupted();
-      drop(f);
+      if (f instanceof Error error) {
+        Support.reportUncaught(error); // nobody takes the outcome; an Error is never expected
+      }
     }
 
-    /** The fiber side, when its wait ended without the signal: stop the body, or drop its outcome. */
-    void abandon(CancelAction onCancel) {
+    /**
+     * The fiber side, when its wait ended without the signal: stops the body if it has not
+     * finished, and says so ({@code true}); {@code false} if it had finished, so that the fiber
+     * takes its outcome after all.
+     */
+    boolean withdraw(CancelAction onCancel) {
       for (;;) {
         Object s = state;
         if (s == null) {
           if (STATE.compareAndSet(this, null, ABANDONED)) {
-            return;
+            return true;
           }
         } else if (s instanceof Thread worker) {
           if (STATE.compareAndSet(this, s, INTERRUPTING)) {
@@ -434,18 +446,11 @@ public final class Blocking {
             } catch (Throwable failed) {
               Support.reportUncaught(failed);
             }
-            return;
+            return true;
           }
         } else {
-          drop(failure); // FINISHED: nobody takes the outcome
-          return;
+          return false; // FINISHED: the outcome is there, and is not lost
         }
-      }
-    }
-
-    private static void drop(Throwable failure) {
-      if (failure instanceof Error error) {
-        Support.reportUncaught(error);
       }
     }
 

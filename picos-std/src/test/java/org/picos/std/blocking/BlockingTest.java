@@ -189,6 +189,37 @@ class BlockingTest {
   }
 
   @Test
+  void aCallThatReturnedAsItsFiberWasCancelledIsNotLost() {
+    ThreadPoolExecutor pool = oneThread("blocking-returned");
+    CountDownLatch suspended = new CountDownLatch(1);
+    CountDownLatch returned = new CountDownLatch(1);
+    Blocking.Offload offload = Blocking.using(task -> pool.execute(() -> {
+      assertTrue(await(suspended)); // the caller waits for the call before it runs
+      task.run();
+      returned.countDown(); // the call has returned, and its fiber has been woken
+    }));
+    AtomicInteger cancelActions = new AtomicInteger();
+    Env.FIFO.exec(() -> {
+      AtomicReference<String> got = new AtomicReference<>();
+      Env.Task<Void> caller = Env.fork(() -> {
+        got.set(offload.call(() -> "a row", cancelActions::incrementAndGet));
+        Fiber.check();
+        return null;
+      });
+      Fiber.yield(); // the caller submits its call and suspends
+      suspended.countDown();
+      // Hold the single carrier until the call has returned, then cancel the woken caller before
+      // it runs again: it is both signalled and cancelled when it resumes.
+      assertTrue(returned.await(20, TimeUnit.SECONDS));
+      CancellationException cause = new CancellationException("cancelled as the row came");
+      caller.cancel(cause);
+      assertSame(cause, assertThrows(CancellationException.class, caller::join));
+      assertEquals("a row", got.get(), "the finished call's value was dropped");
+    });
+    assertEquals(0, cancelActions.get(), "a cancel action for a call that had returned");
+  }
+
+  @Test
   void aCancelActionThatThrowsIsReportedAndTheFiberStillEnds() throws Exception {
     AtomicReference<Throwable> reported = new AtomicReference<>();
     ExecutorService carrier = Executors.newSingleThreadExecutor(r -> {
@@ -304,6 +335,14 @@ class BlockingTest {
         assertThrows(NullPointerException.class, () -> Blocking.call(() -> 1, null)).getMessage());
     assertEquals("Blocking.using: executor must not be null",
         assertThrows(NullPointerException.class, () -> Blocking.using(null)).getMessage());
+  }
+
+  private static boolean await(CountDownLatch latch) {
+    try {
+      return latch.await(20, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
   }
 
   /** Runs {@code main} in a fiber of a fifo scheduler. */
