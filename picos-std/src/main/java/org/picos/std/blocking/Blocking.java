@@ -21,10 +21,15 @@ import org.picos.spi.Support;
  * other fibers.
  *
  * <pre>{@code
- * try (PreparedStatement query = connection.prepareStatement("SELECT ...")) {
+ * try (PreparedStatement query = connection.prepareStatement("SELECT COUNT(*) FROM users")) {
  *   // suspends this fiber (on, say, a Netty event loop) until the query is done; cancelling the
  *   // fiber interrupts the pool thread and cancels the statement
- *   int count = Blocking.call(() -> count(query.executeQuery()), query::cancel);
+ *   long count = Blocking.call(() -> {
+ *     try (ResultSet rows = query.executeQuery()) {
+ *       rows.next();
+ *       return rows.getLong(1);
+ *     }
+ *   }, query::cancel);
  * }
  * }</pre>
  *
