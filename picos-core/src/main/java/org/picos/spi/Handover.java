@@ -47,7 +47,10 @@ public final class Handover<T> {
 
   /**
    * The callback side: hands {@code value} to the waiter, or releases it here if the waiter has
-   * stopped waiting. Never throws (a failing release is reported).
+   * stopped waiting. Never throws (a failing release is reported). Safe from any thread, once;
+   * not a cancellation point.
+   *
+   * @param value the operation's value, possibly {@code null} (never released)
    */
   public void deliver(T value) {
     if (!outcome.tryReturn(value)) {
@@ -55,7 +58,13 @@ public final class Handover<T> {
     }
   }
 
-  /** The callback side: the operation failed with {@code failure}; the waiter throws it. */
+  /**
+   * The callback side: the operation failed with {@code failure}; the waiter throws it. Safe
+   * from any thread, once; not a cancellation point.
+   *
+   * @param failure what the operation failed with
+   * @throws NullPointerException if {@code failure} is null
+   */
   public void fail(Throwable failure) {
     outcome.tryCancel(failure);
   }
@@ -63,7 +72,8 @@ public final class Handover<T> {
   /**
    * The waiter side: waits for the outcome, suspending the fiber (blocking a plain thread), and
    * returns the value or throws the failure ({@link Computation#await}'s rule: unchecked as is,
-   * checked wrapped in a {@link java.util.concurrent.CompletionException}).
+   * checked wrapped in a {@link java.util.concurrent.CompletionException}). Called once, by the
+   * waiting fiber or thread.
    *
    * <p>Cancellation: if the waiting fiber is cancelled, or the wait is refused, the wait ends at
    * once with that exception, even if the value arrived meanwhile; the value, now or when it
