@@ -55,12 +55,24 @@ class AwaitReleaseTest {
     });
   }
 
+  /**
+   * Waits until the fiber that set {@code waiting} is suspended in its await: it sets the flag in
+   * the same slice of the loop as it starts waiting, so a task queued on the loop after seeing
+   * the flag runs once that slice has ended.
+   */
+  private void untilSuspended(AtomicBoolean waiting) throws Exception {
+    PicosVertxTest.until(waiting::get);
+    CompletableFuture<Void> barrier = new CompletableFuture<>();
+    context.runOnContext(ignored -> barrier.complete(null));
+    barrier.get(10, TimeUnit.SECONDS);
+  }
+
   @Test
   void aValueArrivingAfterTheFiberWasCancelledIsReleasedExactlyOnce() throws Exception {
     Promise<String> connection = Promise.promise();
     AtomicBoolean waiting = new AtomicBoolean();
     Computation<String> fiber = awaiting(connection.future(), waiting);
-    PicosVertxTest.until(waiting::get);
+    untilSuspended(waiting);
     CancellationException cause = new CancellationException("the request timed out");
     fiber.tryCancel(cause);
     assertSame(cause, assertThrows(CancellationException.class, fiber::await));
@@ -86,7 +98,7 @@ class AwaitReleaseTest {
     Promise<String> connection = Promise.promise();
     AtomicBoolean waiting = new AtomicBoolean();
     Computation<String> fiber = awaiting(connection.future(), waiting);
-    PicosVertxTest.until(waiting::get);
+    untilSuspended(waiting);
     CancellationException cause = new CancellationException("cancelled as it arrived");
     // One event-loop task does both, so the fiber (on that loop) resumes only after both: the
     // cancellation wins, as in every Picos wait, and the value must not be lost.
@@ -104,7 +116,7 @@ class AwaitReleaseTest {
     Promise<String> connection = Promise.promise();
     AtomicBoolean waiting = new AtomicBoolean();
     Computation<String> fiber = awaiting(connection.future(), waiting);
-    PicosVertxTest.until(waiting::get);
+    untilSuspended(waiting);
     fiber.tryCancel(new CancellationException("stop"));
     assertThrows(CancellationException.class, fiber::await);
     connection.fail(new IllegalStateException("no connection"));
@@ -124,7 +136,7 @@ class AwaitReleaseTest {
         throw broken;
       });
     });
-    PicosVertxTest.until(waiting::get);
+    untilSuspended(waiting);
     CancellationException cause = new CancellationException("stop");
     fiber.tryCancel(cause);
     assertSame(cause, assertThrows(CancellationException.class, fiber::await));
