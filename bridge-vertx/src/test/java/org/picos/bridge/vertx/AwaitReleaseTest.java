@@ -14,6 +14,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -47,35 +48,36 @@ class AwaitReleaseTest {
     vertx.close().await(10, TimeUnit.SECONDS);
   }
 
-  /** Starts a fiber on the context awaiting {@code future}, releasing into {@link #released}. */
-  private Computation<String> awaiting(Future<String> future, AtomicBoolean waiting) {
-    return scheduler.start(() -> {
-      waiting.set(true);
-      return PicosVertx.await(future, released::add);
-    });
-  }
-
   /**
-   * Waits until the fiber that set {@code waiting} is suspended in its await: it sets the flag in
-   * the same slice of the loop as it starts waiting, so a task queued on the loop after seeing
-   * the flag runs once that slice has ended.
+   * Starts a fiber on the context awaiting {@code future} with {@code release}, and returns once
+   * it is suspended in that await: it sets a flag in the same slice of the loop as it starts
+   * waiting, so a task queued on the loop after the flag was seen runs once that slice ended.
    */
-  private void untilSuspended(AtomicBoolean waiting) throws Exception {
+  private Computation<String> suspendedIn(Future<String> future, Consumer<String> release) throws Exception {
+    AtomicBoolean waiting = new AtomicBoolean();
+    Computation<String> fiber = scheduler.start(() -> {
+      waiting.set(true);
+      return PicosVertx.await(future, release);
+    });
     PicosVertxTest.until(waiting::get);
     CompletableFuture<Void> barrier = new CompletableFuture<>();
     context.runOnContext(ignored -> barrier.complete(null));
     barrier.get(10, TimeUnit.SECONDS);
+    return fiber;
+  }
+
+  /** A fiber suspended in {@code await(future, release)}, then cancelled: it ends with the cause. */
+  private void cancelledWhileAwaiting(Future<String> future, Consumer<String> release) throws Exception {
+    Computation<String> fiber = suspendedIn(future, release);
+    CancellationException cause = new CancellationException("the request timed out");
+    fiber.tryCancel(cause);
+    assertSame(cause, assertThrows(CancellationException.class, fiber::await));
   }
 
   @Test
   void aValueArrivingAfterTheFiberWasCancelledIsReleasedExactlyOnce() throws Exception {
     Promise<String> connection = Promise.promise();
-    AtomicBoolean waiting = new AtomicBoolean();
-    Computation<String> fiber = awaiting(connection.future(), waiting);
-    untilSuspended(waiting);
-    CancellationException cause = new CancellationException("the request timed out");
-    fiber.tryCancel(cause);
-    assertSame(cause, assertThrows(CancellationException.class, fiber::await));
+    cancelledWhileAwaiting(connection.future(), released::add);
     assertTrue(released.isEmpty(), "released before it arrived");
     connection.complete("connection-1");
     PicosVertxTest.until(() -> !released.isEmpty());
@@ -96,9 +98,7 @@ class AwaitReleaseTest {
   @Test
   void aValueThatArrivedAsTheFiberWasCancelledIsReleasedByTheFiber() throws Exception {
     Promise<String> connection = Promise.promise();
-    AtomicBoolean waiting = new AtomicBoolean();
-    Computation<String> fiber = awaiting(connection.future(), waiting);
-    untilSuspended(waiting);
+    Computation<String> fiber = suspendedIn(connection.future(), released::add);
     CancellationException cause = new CancellationException("cancelled as it arrived");
     // One event-loop task does both, so the fiber (on that loop) resumes only after both: the
     // cancellation wins, as in every Picos wait, and the value must not be lost.
@@ -114,11 +114,7 @@ class AwaitReleaseTest {
   @Test
   void aFailureAfterTheCancellationReleasesNothing() throws Exception {
     Promise<String> connection = Promise.promise();
-    AtomicBoolean waiting = new AtomicBoolean();
-    Computation<String> fiber = awaiting(connection.future(), waiting);
-    untilSuspended(waiting);
-    fiber.tryCancel(new CancellationException("stop"));
-    assertThrows(CancellationException.class, fiber::await);
+    cancelledWhileAwaiting(connection.future(), released::add);
     connection.fail(new IllegalStateException("no connection"));
     assertTrue(released.isEmpty(), "released " + released);
   }
@@ -129,17 +125,9 @@ class AwaitReleaseTest {
     context.exceptionHandler(reported::complete);
     IllegalStateException broken = new IllegalStateException("close failed");
     Promise<String> connection = Promise.promise();
-    AtomicBoolean waiting = new AtomicBoolean();
-    Computation<String> fiber = scheduler.start(() -> {
-      waiting.set(true);
-      return PicosVertx.await(connection.future(), value -> {
-        throw broken;
-      });
+    cancelledWhileAwaiting(connection.future(), value -> {
+      throw broken;
     });
-    untilSuspended(waiting);
-    CancellationException cause = new CancellationException("stop");
-    fiber.tryCancel(cause);
-    assertSame(cause, assertThrows(CancellationException.class, fiber::await));
     connection.complete("connection-4");
     assertSame(broken, reported.get(10, TimeUnit.SECONDS));
   }
