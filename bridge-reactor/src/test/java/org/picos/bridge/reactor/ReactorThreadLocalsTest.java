@@ -1,12 +1,16 @@
 package org.picos.bridge.reactor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.context.ContextRegistry;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -24,6 +28,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.picos.Computation;
 import org.picos.Scheduler;
 import org.picos.sched.Schedulers;
@@ -124,7 +129,6 @@ class ReactorThreadLocalsTest {
     PicosReactor.await(Mono.delay(Duration.ofMillis(5)));
   }
 
-  // (a)
   @ParameterizedTest(name = "{0}")
   @MethodSource("schedulers")
   void aContextValueIsTheMonoFibersThreadLocalBeforeAndAfterSuspending(Supplier<Scheduler> make)
@@ -148,7 +152,6 @@ class ReactorThreadLocalsTest {
     }
   }
 
-  // (b)
   @ParameterizedTest(name = "{0}")
   @MethodSource("schedulers")
   void aContextValueIsTheFluxFibersThreadLocalAcrossEmits(Supplier<Scheduler> make)
@@ -171,7 +174,6 @@ class ReactorThreadLocalsTest {
     }
   }
 
-  // (c)
   @Test
   void concurrentSubscriptionsOnOneCarrierNeverSeeEachOthersValues() throws Exception {
     int n = 16;
@@ -200,7 +202,6 @@ class ReactorThreadLocalsTest {
     }
   }
 
-  // (d)
   @Test
   void aThreadLocalSetInAFiberReachesTheContextOfWhatItAwaits() {
     Scheduler scheduler = Schedulers.multi(2);
@@ -239,7 +240,6 @@ class ReactorThreadLocalsTest {
     }
   }
 
-  // (e)
   @Test
   void withAutomaticPropagationOffNothingCrossesAndNothingBreaks() {
     Hooks.disableAutomaticContextPropagation();
@@ -269,7 +269,6 @@ class ReactorThreadLocalsTest {
     }
   }
 
-  // (f)
   @Test
   void theCarrierAndTheSubscriberKeepTheirOwnValues() throws Exception {
     ExecutorService executor = Executors.newSingleThreadExecutor();
@@ -301,7 +300,7 @@ class ReactorThreadLocalsTest {
     }
   }
 
-  // (f), from a fiber: the subscribing fiber keeps its value while the child gets the Context's.
+  // From a fiber: the subscribing fiber keeps its value while the child gets the Context's.
   @Test
   void aFiberThatSubscribesKeepsItsOwnValue() {
     Scheduler scheduler = Schedulers.fifo();
@@ -323,7 +322,6 @@ class ReactorThreadLocalsTest {
     }
   }
 
-  // (g)
   @Test
   void aKeyMissingFromTheContextClearsTheThreadLocalInTheFiber() throws Exception {
     Scheduler scheduler = Schedulers.multi(2);
@@ -347,6 +345,69 @@ class ReactorThreadLocalsTest {
       assertEquals("outer", REQUEST.get());
     } finally {
       scheduler.close();
+    }
+  }
+
+  // Without the optional libraries: a class loader over the same jars less picos-context, and
+  // in the second case less context-propagation too (Reactor then leaves the hook off itself).
+  @ParameterizedTest(name = "context-propagation present: {0}")
+  @ValueSource(booleans = {true, false})
+  void withoutTheOptionalLibrariesEverythingWorksAsBefore(boolean contextPropagation)
+      throws Exception {
+    List<URL> jars = new ArrayList<>();
+    for (Class<?> c : List.of(ReactorThreadLocalsTest.class, PicosReactor.class,
+        Computation.class, Mono.class, Publisher.class)) {
+      jars.add(c.getProtectionDomain().getCodeSource().getLocation());
+    }
+    if (contextPropagation) {
+      jars.add(ContextRegistry.class.getProtectionDomain().getCodeSource().getLocation());
+    }
+    try (URLClassLoader loader = new URLClassLoader(
+        jars.toArray(URL[]::new), ClassLoader.getPlatformClassLoader())) {
+      assertThrows(ClassNotFoundException.class,
+          () -> loader.loadClass("org.picos.context.ContextRegistryThreadContext"));
+      @SuppressWarnings("unchecked")
+      Callable<String> run = (Callable<String>) loader
+          .loadClass(WithoutOptionalLibraries.class.getName())
+          .getDeclaredConstructor().newInstance();
+      // ServiceLoader (context-propagation's and the core's) reads the context class loader.
+      Thread self = Thread.currentThread();
+      ClassLoader before = self.getContextClassLoader();
+      self.setContextClassLoader(loader);
+      try {
+        assertEquals(contextPropagation + ",v,[v],unchanged", run.call());
+      } finally {
+        self.setContextClassLoader(before);
+      }
+    }
+  }
+
+  /**
+   * Runs in the class loader of the test above, so it names no type of context-propagation or
+   * picos-context: mono, flux and await with the hook turned on.
+   */
+  public static final class WithoutOptionalLibraries implements Callable<String> {
+    @Override
+    public String call() {
+      Hooks.enableAutomaticContextPropagation();
+      Scheduler scheduler = Schedulers.multi(2);
+      try {
+        Mono<String> fromContext = Mono.deferContextual(
+            ctx -> Mono.just(ctx.getOrDefault("k", "none")));
+        String mono = PicosReactor.mono(scheduler, () -> {
+          PicosReactor.await(Mono.delay(Duration.ofMillis(5)));
+          return PicosReactor.await(fromContext);
+        }).contextWrite(Context.of("k", "v")).block(Duration.ofSeconds(10));
+        List<String> flux = PicosReactor.<String>flux(scheduler,
+                emitter -> emitter.emit(PicosReactor.context().getOrDefault("k", "none")))
+            .contextWrite(Context.of("k", "v")).collectList().block(Duration.ofSeconds(10));
+        Context context = Context.of("k", "v");
+        return Hooks.isAutomaticContextPropagationEnabled() + "," + mono + "," + flux + ","
+            + (ReactorThreadLocals.captured(context) == context ? "unchanged" : "captured");
+      } finally {
+        Hooks.disableAutomaticContextPropagation();
+        scheduler.close();
+      }
     }
   }
 }
