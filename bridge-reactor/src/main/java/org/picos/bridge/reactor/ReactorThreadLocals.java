@@ -17,13 +17,18 @@ import reactor.util.context.ContextView;
  * Reactor's automatic context propagation carried into this bridge's fibers, and back.
  *
  * Reactor, once Hooks.enableAutomaticContextPropagation() has been called (and with Micrometer's
- * context-propagation on the class path), treats the subscriber's Context as the source of truth
- * for every ThreadLocal registered in ContextRegistry.getInstance(): it sets them from the Context
- * around user code that may run on another thread (handle, tap, scheduled tasks, signals from
- * non-Reactor publishers), clearing those whose key the Context lacks, and its block*() methods
- * subscribe with the calling thread's ThreadLocals captured into the Context. A fiber of
- * PicosReactor.mono/flux is user code of that kind, and PicosReactor.await/iterate are the
- * fiber's block(); so, only while both libraries are present and the hook is on:
+ * context-propagation on the class path), keeps every ThreadLocal registered in
+ * ContextRegistry.getInstance() in step with the subscriber's Context: contextWrite sets them
+ * around the subscription and the signals that pass it; signals of publishers that are not its
+ * own operators (Mono.from, fromFuture, custom Mono/Flux like this bridge's) are delivered with
+ * them set from the Context, those whose key the Context lacks cleared; its schedulers' tasks
+ * run with the ThreadLocals of the thread that scheduled them; and block*() subscribes with the
+ * calling thread's ThreadLocals captured into the Context. A fiber of PicosReactor.mono/flux
+ * runs user code of its own, long after the subscription and on other threads, and inherits
+ * its ThreadLocals from the thread that subscribed, whose values need not be the subscriber's
+ * Context (a subscriber that brings its own Context, a thread with stale values); and
+ * PicosReactor.await/iterate are the fiber's block(). So, only while both libraries are present
+ * and the hook is on:
  *
  *   Context -> ThreadLocals, at the spawn of a mono/flux fiber (start): the fiber is spawned
  *     inside a scope that sets the registered ThreadLocals from the subscriber's Context with

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.context.ContextRegistry;
+import io.micrometer.context.ThreadLocalAccessor;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.time.Duration;
@@ -14,9 +15,12 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -34,6 +38,7 @@ import org.picos.Scheduler;
 import org.picos.sched.Schedulers;
 import org.reactivestreams.Publisher;
 import org.reactivestreams.Subscription;
+import reactor.core.CorePublisher;
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Hooks;
@@ -84,11 +89,13 @@ class ReactorThreadLocalsTest {
   }
 
   /**
-   * Subscribes with a subscriber whose Context is {@code context}, as a server's or a
-   * framework's subscriber carries one: unlike {@code contextWrite}, which in automatic mode
-   * sets the ThreadLocals around the subscription itself, nothing in Reactor sets them here.
+   * Subscribes with a subscriber whose Context is {@code context}, the way an operator (or a
+   * server's subscriber) subscribes to its source: unlike {@code contextWrite} and
+   * {@code Mono.subscribe(Subscriber)}, which in automatic mode set the ThreadLocals around the
+   * subscription themselves, nothing in Reactor sets them here.
    */
-  private static <T> CompletableFuture<List<T>> subscribe(Publisher<T> publisher, Context context) {
+  private static <T> CompletableFuture<List<T>> subscribe(
+      CorePublisher<T> publisher, Context context) {
     CompletableFuture<List<T>> done = new CompletableFuture<>();
     List<T> items = new CopyOnWriteArrayList<>();
     publisher.subscribe(new CoreSubscriber<T>() {
@@ -122,6 +129,18 @@ class ReactorThreadLocalsTest {
 
   private static <T> List<T> get(CompletableFuture<List<T>> items) throws Exception {
     return items.get(10, TimeUnit.SECONDS);
+  }
+
+  /** The value for {@link #KEY} in the Context it is subscribed with, or "none". */
+  private static final Mono<String> FROM_CONTEXT =
+      Mono.deferContextual(ctx -> Mono.just(ctx.getOrDefault(KEY, "none")));
+
+  /** What {@link #FROM_CONTEXT} sees, awaited in a plain fiber that set the ThreadLocal. */
+  private static String seenUpstreamOfAPlainFiber(Scheduler scheduler, String value) {
+    return scheduler.start(() -> {
+      REQUEST.set(value);
+      return PicosReactor.await(FROM_CONTEXT);
+    }).await();
   }
 
   /** Suspends the calling fiber until a Reactor timer thread emits. */
@@ -206,8 +225,6 @@ class ReactorThreadLocalsTest {
   void aThreadLocalSetInAFiberReachesTheContextOfWhatItAwaits() {
     Scheduler scheduler = Schedulers.multi(2);
     try {
-      Mono<String> fromContext = Mono.deferContextual(
-          ctx -> Mono.just(ctx.getOrDefault(KEY, "none")));
       Flux<String> fluxFromContext = Flux.deferContextual(
           ctx -> Flux.just(ctx.getOrDefault(KEY, "none"), "last"));
       // Reactor sets the ThreadLocal from the Context in handle, here on a parallel() thread.
@@ -216,7 +233,7 @@ class ReactorThreadLocalsTest {
           .handle((x, sink) -> sink.next(String.valueOf(REQUEST.get())));
       String seen = PicosReactor.mono(scheduler, () -> {
         REQUEST.set("set-in-fiber");
-        String await = PicosReactor.await(fromContext);
+        String await = PicosReactor.await(FROM_CONTEXT);
         String handle = PicosReactor.await(fromHandle);
         String first = PicosReactor.awaitFirst(fluxFromContext);
         StringBuilder iterated = new StringBuilder();
@@ -224,17 +241,13 @@ class ReactorThreadLocalsTest {
           it.forEachRemaining(iterated::append);
         }
         REQUEST.set("changed");
-        String afterChange = PicosReactor.await(fromContext);
+        String afterChange = PicosReactor.await(FROM_CONTEXT);
         return String.join(",", await, handle, first, iterated, afterChange);
       }).block(Duration.ofSeconds(10));
       assertEquals("set-in-fiber,set-in-fiber,set-in-fiber,set-in-fiberlast,changed", seen);
 
       // A fiber not started by mono/flux: its awaits capture its ThreadLocals all the same.
-      Computation<String> plain = scheduler.start(() -> {
-        REQUEST.set("plain-fiber");
-        return PicosReactor.await(fromContext);
-      });
-      assertEquals("plain-fiber", plain.await());
+      assertEquals("plain-fiber", seenUpstreamOfAPlainFiber(scheduler, "plain-fiber"));
     } finally {
       scheduler.close();
     }
@@ -246,24 +259,18 @@ class ReactorThreadLocalsTest {
     Scheduler scheduler = Schedulers.multi(2);
     try {
       REQUEST.set("caller");
-      Mono<String> fromContext = Mono.deferContextual(
-          ctx -> Mono.just(ctx.getOrDefault(KEY, "none")));
       String seen = PicosReactor.mono(scheduler, () -> {
         // picos-context alone: the fiber has its spawner's ThreadLocal, not the Context's.
         String before = REQUEST.get();
         suspendOnReactorTimer();
         REQUEST.set("set-in-fiber");
-        String upstream = PicosReactor.await(fromContext);
+        String upstream = PicosReactor.await(FROM_CONTEXT);
         return before + "," + PicosReactor.context().getOrDefault(KEY, "none") + "," + upstream;
       }).contextWrite(Context.of(KEY, "from-context")).block(Duration.ofSeconds(10));
       // The await carries the subscriber's Context as always, but not the fiber's ThreadLocal.
       assertEquals("caller,from-context,from-context", seen);
       assertEquals("caller", REQUEST.get());
-      Computation<String> plain = scheduler.start(() -> {
-        REQUEST.set("plain-fiber");
-        return PicosReactor.await(fromContext);
-      });
-      assertEquals("none", plain.await());
+      assertEquals("none", seenUpstreamOfAPlainFiber(scheduler, "plain-fiber"));
     } finally {
       scheduler.close();
     }
@@ -345,6 +352,76 @@ class ReactorThreadLocalsTest {
       assertEquals("outer", REQUEST.get());
     } finally {
       scheduler.close();
+    }
+  }
+
+  @Test
+  void aFailingAccessorFailsTheSubscriptionOrIsReportedNeverSwallowed() throws Exception {
+    String failing = "picos.test.failing";
+    ThreadLocal<String> local = new ThreadLocal<>();
+    AtomicReference<Thread> refuseRestoreOn = new AtomicReference<>();
+    ContextRegistry.getInstance().registerThreadLocalAccessor(new ThreadLocalAccessor<String>() {
+      @Override
+      public Object key() {
+        return failing;
+      }
+
+      @Override
+      public String getValue() {
+        return local.get();
+      }
+
+      @Override
+      public void setValue(String value) {
+        if (value.equals("refuse")) {
+          throw new IllegalStateException("setValue refused");
+        }
+        local.set(value);
+      }
+
+      @Override
+      public void setValue() {
+        local.remove();
+      }
+
+      @Override
+      public void restore() {
+        if (Thread.currentThread() == refuseRestoreOn.get()) {
+          throw new IllegalStateException("restore refused");
+        }
+        local.remove();
+      }
+    });
+    Scheduler scheduler = Schedulers.multi(2);
+    try {
+      AtomicInteger bodies = new AtomicInteger();
+      Mono<String> mono = PicosReactor.mono(scheduler, () -> {
+        bodies.incrementAndGet();
+        return String.valueOf(local.get());
+      });
+      // Setting the ThreadLocal fails before any fiber exists: the subscriber gets the failure.
+      ExecutionException refused = assertThrows(ExecutionException.class,
+          () -> get(subscribe(mono, Context.of(failing, "refuse"))));
+      assertEquals("setValue refused", refused.getCause().getMessage());
+      assertEquals(0, bodies.get());
+
+      // Closing the scope fails after the fiber started: the subscribing thread's handler gets
+      // the failure, the subscriber its value.
+      List<Throwable> reported = new CopyOnWriteArrayList<>();
+      CompletableFuture<CompletableFuture<List<String>>> subscribed = new CompletableFuture<>();
+      Thread subscriber = new Thread(
+          () -> subscribed.complete(subscribe(mono, Context.of(failing, "fine"))), "subscriber");
+      subscriber.setUncaughtExceptionHandler((t, e) -> reported.add(e));
+      refuseRestoreOn.set(subscriber);
+      subscriber.start();
+      assertEquals(List.of("fine"), get(subscribed.get(10, TimeUnit.SECONDS)));
+      subscriber.join(TimeUnit.SECONDS.toMillis(10));
+      assertEquals(1, reported.size(), () -> "reported: " + reported);
+      assertEquals("restore refused", reported.get(0).getMessage());
+      assertEquals(1, bodies.get());
+    } finally {
+      scheduler.close();
+      ContextRegistry.getInstance().removeThreadLocalAccessor(failing);
     }
   }
 
