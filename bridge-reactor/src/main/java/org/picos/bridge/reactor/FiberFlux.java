@@ -5,7 +5,6 @@ import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import org.picos.Computation;
-import org.picos.sched.Schedulers;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.Trigger;
@@ -123,7 +122,7 @@ final class FiberFlux<T> extends Flux<T> {
       }
       Computation<Void> c;
       try {
-        c = Schedulers.start(scheduler, this::produce);
+        c = ReactorThreadLocals.start(scheduler, actual.currentContext(), this::produce);
       } catch (Throwable notStarted) {
         // No fiber exists, so this thread may signal: it is the only one.
         terminate(notStarted, null);

@@ -6,7 +6,6 @@ import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import org.picos.Computation;
-import org.picos.sched.Schedulers;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.reactivestreams.Subscription;
@@ -106,7 +105,7 @@ final class FiberMono<T> extends Mono<T> {
       }
       Computation<Void> c;
       try {
-        c = Schedulers.start(scheduler, () -> main(body));
+        c = ReactorThreadLocals.start(scheduler, actual.currentContext(), () -> main(body));
       } catch (Throwable notStarted) {
         failed(notStarted, null);
         return;

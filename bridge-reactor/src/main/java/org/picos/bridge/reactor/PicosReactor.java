@@ -43,7 +43,12 @@ import org.picos.spi.Timer;
  *       {@code subscribeOn} run tasks as fibers of a Picos scheduler.</li>
  *   <li>Reactor Context: a fiber started by {@code mono}/{@code flux} reads its subscriber's
  *       context with {@link #context()}, and publishers it awaits are subscribed with that
- *       context.</li>
+ *       context. With {@code Hooks.enableAutomaticContextPropagation()} and picos-context on the
+ *       class path, the ThreadLocals registered in Micrometer's {@code ContextRegistry} (SLF4J
+ *       MDC, tracing) follow that context as Reactor's own operators do: the fiber starts with
+ *       them set from its subscriber's context (those the context lacks cleared) and keeps them
+ *       across its awaits, and the awaits capture the fiber's ThreadLocals into the context of
+ *       their subscription, as {@code block()} does.</li>
  * </ul>
  *
  * <h2>Where fibers run</h2>
@@ -257,7 +262,8 @@ public final class PicosReactor {
     if (prefetch <= 0) {
       throw new IllegalArgumentException("iterate: prefetch must be positive, was " + prefetch);
     }
-    FluxIterator<T> iterator = new FluxIterator<>(prefetch, Context.of(context()));
+    FluxIterator<T> iterator =
+        new FluxIterator<>(prefetch, ReactorThreadLocals.captured(Context.of(context())));
     flux.subscribe(iterator.subscriber());
     return iterator;
   }
@@ -289,7 +295,7 @@ public final class PicosReactor {
     static final int LAST = 2;
 
     private final int mode;
-    private final Context context = Context.of(context());
+    private final Context context = ReactorThreadLocals.captured(Context.of(context()));
     private final Computation<T> result = Computation.create();
     private final AtomicReference<Subscription> upstream = new AtomicReference<>();
     /** LAST: the latest element (signals are serial, so plain fields suffice). */
