@@ -70,8 +70,8 @@ final class FiberPublisher<T> implements Publisher<T> {
    *   any        --cancel()------------&gt; TERMINATED, after 'stop' is set and before the token is
    *                                     cancelled (so the woken fiber cannot signal); drops the
    *                                     subscriber
-   *   any        --body ends (fiber)---&gt; TERMINATED; only if the fiber swapped it in first does it
-   *                                     send onComplete / onError
+   *   any        --body ends (fiber)---&gt; TERMINATED; only if the fiber swapped it in first, and
+   *                                     'stop' is no cancel, does it send onComplete / onError
    *   TERMINATED: request and cancel do nothing; next throws
    *
    * 'stop' (null until the first of these, then final):
@@ -84,8 +84,9 @@ final class FiberPublisher<T> implements Publisher<T> {
    * </pre>
    * An item {@code next} does not deliver goes to {@link ReactiveHooks#discarded} before
    * {@code next} throws; one it hands to {@code onNext} is the subscriber's. A failure of the
-   * body nobody can receive goes to {@link ReactiveHooks#dropped}, unless it is the token's
-   * cancellation unwinding ({@link Computation#isCancellation}).
+   * body nobody can receive goes to {@link ReactiveHooks#dropped}, unless it is the stop's
+   * cause or the token's cancellation unwinding ({@link Computation#isCancellation}): the
+   * fiber may see the stop before the canceller has cancelled the token.
    *
    * <p>No lost wake-up: the fiber writes {@code parked} and then reads {@code requested} and
    * {@code stop}; a requester writes {@code requested} and then reads {@code parked}; a
@@ -226,7 +227,9 @@ final class FiberPublisher<T> implements Publisher<T> {
         dropUnlessCancellation(failure, target);
         failure = s.error;
       }
-      if ((long) REQUESTED.getAndSet(this, TERMINATED) == TERMINATED) {
+      boolean cancelled = s != null && s.error == null; // cancel() sets 'stop' first
+      if ((long) REQUESTED.getAndSet(this, TERMINATED) == TERMINATED || cancelled) {
+        downstream = null;
         if (s == null || s.error == null) {
           dropUnlessCancellation(failure, target);
         }
@@ -245,8 +248,12 @@ final class FiberPublisher<T> implements Publisher<T> {
       }
     }
 
+    /** Reports {@code failure} unless it is the stop's cause or the token's cancellation. */
     private void dropUnlessCancellation(Throwable failure, Subscriber<?> target) {
-      if (failure != null && !token.isCancellation(failure)) {
+      Stop s = stop;
+      boolean stopping = s != null && failure != null
+          && (failure == s.cause || failure.getCause() == s.cause);
+      if (failure != null && !stopping && !token.isCancellation(failure)) {
         hooks.dropped(failure, target);
       }
     }

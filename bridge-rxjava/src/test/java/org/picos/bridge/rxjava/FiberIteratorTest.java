@@ -1,5 +1,6 @@
 package org.picos.bridge.rxjava;
 
+import org.picos.reactive.PublisherIterator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -25,7 +26,7 @@ import org.reactivestreams.Subscriber;
 import org.reactivestreams.Subscription;
 
 /**
- * {@link FiberIterator}'s close semantics: a close from any thread wakes the consumer (whose
+ * {@link PublisherIterator}'s close semantics: a close from any thread wakes the consumer (whose
  * {@code hasNext()} then answers {@code false}), and an upstream error the consumer never
  * receives (it arrived after the close, or before it but was never thrown) reaches
  * {@code RxJavaPlugins.onError} exactly once. bridge-reactor's FluxIteratorTest checks the
@@ -76,7 +77,7 @@ class FiberIteratorTest {
   void anErrorAfterCloseGoesToTheHook() {
     try (TestSupport.Reported dropped = new TestSupport.Reported()) {
       Manual<Integer> source = new Manual<>();
-      FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosRx.iterate(source, 4);
       it.close();
       IllegalStateException late = new IllegalStateException("after close");
       source.subscriber.onError(late);
@@ -90,7 +91,7 @@ class FiberIteratorTest {
   void anErrorThatArrivedButWasNeverThrownGoesToTheHookOnClose() {
     try (TestSupport.Reported dropped = new TestSupport.Reported()) {
       Manual<Integer> source = new Manual<>();
-      FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosRx.iterate(source, 4);
       IllegalStateException unread = new IllegalStateException("behind an item");
       source.subscriber.onNext(1);
       source.subscriber.onError(unread);
@@ -107,7 +108,7 @@ class FiberIteratorTest {
   void anErrorThrownByHasNextIsNotReportedAgainOnClose() {
     try (TestSupport.Reported dropped = new TestSupport.Reported()) {
       Manual<Integer> source = new Manual<>();
-      FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosRx.iterate(source, 4);
       IllegalStateException failure = new IllegalStateException("thrown");
       source.subscriber.onError(failure);
       assertSame(failure, assertThrows(IllegalStateException.class, it::hasNext));
@@ -121,7 +122,7 @@ class FiberIteratorTest {
   void itemsBufferedAtCloseOrArrivingAfterItAreDroppedSilently() {
     try (TestSupport.Reported dropped = new TestSupport.Reported()) {
       Manual<Integer> source = new Manual<>();
-      FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosRx.iterate(source, 4);
       source.subscriber.onNext(1);
       source.subscriber.onNext(2);
       assertTrue(it.hasNext());
@@ -137,12 +138,12 @@ class FiberIteratorTest {
   @Test
   void closingFromAnotherThreadWakesAFiberWaitingInHasNext() {
     Manual<Integer> source = new Manual<>();
-    AtomicReference<FiberIterator<Integer>> iterator = new AtomicReference<>();
+    AtomicReference<PublisherIterator<Integer>> iterator = new AtomicReference<>();
     CountDownLatch waiting = new CountDownLatch(1);
     CountDownLatch answered = new CountDownLatch(1);
     AtomicReference<Object> outcome = new AtomicReference<>();
     fifo.start(() -> {
-      FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosRx.iterate(source, 4);
       iterator.set(it);
       // fifo has one thread: this child runs once the consumer has suspended in hasNext().
       Fiber.spawn(() -> {
@@ -172,7 +173,7 @@ class FiberIteratorTest {
       for (int round = 0; round < RACES; round++) {
         int before = dropped.errors.size();
         Manual<Integer> source = new Manual<>();
-        FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+        PublisherIterator<Integer> it = PicosRx.iterate(source, 4);
         IllegalStateException failure = new IllegalStateException("round " + round);
         CountDownLatch answered = new CountDownLatch(1);
         AtomicReference<Object> outcome = new AtomicReference<>();
@@ -224,7 +225,7 @@ class FiberIteratorTest {
       Flowable<Integer> endless = Flowable.range(0, Integer.MAX_VALUE)
           .subscribeOn(io.reactivex.rxjava3.schedulers.Schedulers.computation())
           .doOnCancel(cancels::incrementAndGet);
-      FiberIterator<Integer> it = PicosRx.iterate(endless, 8);
+      PublisherIterator<Integer> it = PicosRx.iterate(endless, 8);
       CountDownLatch first = new CountDownLatch(1);
       Computation<Integer> consumer = multi.start(() -> {
         int n = 0;
@@ -245,7 +246,7 @@ class FiberIteratorTest {
 
   @Test
   void iteratorCanBeTakenOnce() {
-    FiberIterator<Integer> it = PicosRx.iterate(Flowable.just(1), 1);
+    PublisherIterator<Integer> it = PicosRx.iterate(Flowable.just(1), 1);
     assertSame(it, it.iterator());
     assertThrows(IllegalStateException.class, it::iterator);
   }

@@ -1,5 +1,6 @@
 package org.picos.bridge.reactor;
 
+import org.picos.reactive.PublisherIterator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -28,14 +29,14 @@ import reactor.core.publisher.Operators;
 import reactor.util.context.Context;
 
 /**
- * {@link FluxIterator}'s close semantics: a close from any thread wakes the consumer (whose
+ * {@link PublisherIterator}'s close semantics: a close from any thread wakes the consumer (whose
  * {@code hasNext()} then answers {@code false}), and an upstream error the consumer never
  * receives (it arrived after the close, or before it but was never thrown) reaches
- * {@code Hooks.onErrorDropped} exactly once. bridge-rxjava's FiberIteratorTest checks the same
+ * {@code Hooks.onErrorDropped} exactly once. bridge-rxjava's RxIteratorTest checks the same
  * of its iterator.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-class FluxIteratorTest {
+class ReactorIteratorTest {
   private static final int RACES = 500;
 
   private final Scheduler fifo = Schedulers.fifo();
@@ -79,7 +80,7 @@ class FluxIteratorTest {
   void anErrorAfterCloseGoesToTheHook() {
     TestSupport.withDroppedErrors(dropped -> {
       Manual<Integer> source = new Manual<>();
-      FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
       it.close();
       IllegalStateException late = new IllegalStateException("after close");
       source.subscriber.onError(late);
@@ -93,7 +94,7 @@ class FluxIteratorTest {
   void anErrorThatArrivedButWasNeverThrownGoesToTheHookOnClose() {
     TestSupport.withDroppedErrors(dropped -> {
       Manual<Integer> source = new Manual<>();
-      FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
       IllegalStateException unread = new IllegalStateException("behind an item");
       source.subscriber.onNext(1);
       source.subscriber.onError(unread);
@@ -110,7 +111,7 @@ class FluxIteratorTest {
   void anErrorThrownByHasNextIsNotReportedAgainOnClose() {
     TestSupport.withDroppedErrors(dropped -> {
       Manual<Integer> source = new Manual<>();
-      FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
       IllegalStateException failure = new IllegalStateException("thrown");
       source.subscriber.onError(failure);
       assertSame(failure, assertThrows(IllegalStateException.class, it::hasNext));
@@ -127,7 +128,7 @@ class FluxIteratorTest {
     // comes from there.
     PicosReactor.mono(fifo, () -> {
       Manual<Integer> source = new Manual<>();
-      FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
       source.subscriber.onNext(1);
       source.subscriber.onNext(2);
       source.subscriber.onNext(3);
@@ -146,12 +147,12 @@ class FluxIteratorTest {
   @Test
   void closingFromAnotherThreadWakesAFiberWaitingInHasNext() {
     Manual<Integer> source = new Manual<>();
-    AtomicReference<FluxIterator<Integer>> iterator = new AtomicReference<>();
+    AtomicReference<PublisherIterator<Integer>> iterator = new AtomicReference<>();
     CountDownLatch waiting = new CountDownLatch(1);
     CountDownLatch answered = new CountDownLatch(1);
     AtomicReference<Object> outcome = new AtomicReference<>();
     fifo.start(() -> {
-      FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
       iterator.set(it);
       // fifo has one thread: this child runs once the consumer has suspended in hasNext().
       Fiber.spawn(() -> {
@@ -181,7 +182,7 @@ class FluxIteratorTest {
       for (int round = 0; round < RACES; round++) {
         int before = dropped.all().size();
         Manual<Integer> source = new Manual<>();
-        FluxIterator<Integer> it = PicosReactor.iterate(source, 4);
+        PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
         IllegalStateException failure = new IllegalStateException("round " + round);
         CountDownLatch answered = new CountDownLatch(1);
         AtomicReference<Object> outcome = new AtomicReference<>();
@@ -233,7 +234,7 @@ class FluxIteratorTest {
       Flux<Integer> endless = Flux.range(0, Integer.MAX_VALUE)
           .subscribeOn(reactor.core.scheduler.Schedulers.parallel())
           .doOnCancel(cancels::incrementAndGet);
-      FluxIterator<Integer> it = PicosReactor.iterate(endless, 8);
+      PublisherIterator<Integer> it = PicosReactor.iterate(endless, 8);
       CountDownLatch first = new CountDownLatch(1);
       Computation<Integer> consumer = multi.start(() -> {
         int n = 0;
@@ -254,7 +255,7 @@ class FluxIteratorTest {
 
   @Test
   void iteratorCanBeTakenOnce() {
-    FluxIterator<Integer> it = PicosReactor.iterate(Flux.just(1), 1);
+    PublisherIterator<Integer> it = PicosReactor.iterate(Flux.just(1), 1);
     assertSame(it, it.iterator());
     assertThrows(IllegalStateException.class, it::iterator);
   }
