@@ -144,7 +144,7 @@ final class FiberPublisher<T> implements Publisher<T> {
         stopWith(new Stop(new CancellationException("The subscriber requested " + n
             + " elements, breaking Reactive Streams rule 3.9; the stream ends with an"
             + " IllegalArgumentException"), new IllegalArgumentException(
-                "Reactive Streams rule 3.9: request(n) needs n > 0, was " + n)));
+                "Reactive Streams rule 3.9: request(" + n + ") needs n > 0")));
         return;
       }
       for (;;) {

@@ -29,11 +29,11 @@ import org.reactivestreams.Subscription;
  * {@link PublisherIterator}'s close semantics: a close from any thread wakes the consumer (whose
  * {@code hasNext()} then answers {@code false}), and an upstream error the consumer never
  * receives (it arrived after the close, or before it but was never thrown) reaches
- * {@code RxJavaPlugins.onError} exactly once. bridge-reactor's FluxIteratorTest checks the
+ * {@code RxJavaPlugins.onError} exactly once. bridge-reactor's ReactorIteratorTest checks the
  * same of its iterator.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-class FiberIteratorTest {
+class RxIteratorTest {
   private static final int RACES = 500;
 
   private final Scheduler fifo = Schedulers.fifo();
