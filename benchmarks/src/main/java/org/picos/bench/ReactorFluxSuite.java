@@ -17,7 +17,7 @@ import reactor.core.publisher.Flux;
     description = """
         One operation is one item of a 10,000-item `Flux<Integer>`, delivered to a minimal \
         subscriber that requests everything at once and counts; the benchmark thread waits for \
-        the completion. `flux`: `PicosReactor.flux(emitter -> ...emit(i)...)`, a fiber on \
+        the completion. `flux`: `PicosReactor.flux(emitter -> ...next(i)...)`, a fiber on \
         `Schedulers.shared()` (subscribed outside any fiber) emitting from a loop. `range`: \
         `Flux.range(0, 10_000)`. `generate`: `Flux.generate` with a counter as state. `range` \
         and `generate` emit on the subscribing thread during `subscribe`; `flux` emits on a \
@@ -41,7 +41,7 @@ public class ReactorFluxSuite {
   public long flux() {
     return drain(PicosReactor.flux(emitter -> {
       for (int i = 0; i < ITEMS; i++) {
-        emitter.emit(i);
+        emitter.next(i);
       }
     }));
   }

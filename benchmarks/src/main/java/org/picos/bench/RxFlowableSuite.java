@@ -18,7 +18,7 @@ import org.picos.bridge.rxjava.PicosRx;
         One operation is one item of a 10,000-item `Flowable<Integer>`, delivered to the same \
         minimal subscriber as in suite 12 (requests everything at once, counts); the benchmark \
         thread waits for the completion. `flowable`: `PicosRx.flowable(emitter -> \
-        ...emit(i)...)`, a fiber on `Schedulers.shared()` (subscribed outside any fiber) \
+        ...next(i)...)`, a fiber on `Schedulers.shared()` (subscribed outside any fiber) \
         emitting from a loop. `range`: `Flowable.range(0, 10_000)`, which emits on the \
         subscribing thread during `subscribe`; `flowable` emits on a carrier thread, so it \
         also pays one hand-off and one wake-up per 10,000 items.""")
@@ -41,7 +41,7 @@ public class RxFlowableSuite {
   public long flowable() {
     return drain(PicosRx.flowable(emitter -> {
       for (int i = 0; i < ITEMS; i++) {
-        emitter.emit(i);
+        emitter.next(i);
       }
     }));
   }

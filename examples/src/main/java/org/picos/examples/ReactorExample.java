@@ -5,7 +5,7 @@ import java.util.concurrent.CancellationException;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
-import org.picos.bridge.reactor.FluxIterator;
+import org.picos.reactive.PublisherIterator;
 import org.picos.bridge.reactor.PicosReactor;
 import org.picos.sched.Schedulers;
 import reactor.core.publisher.Flux;
@@ -47,7 +47,7 @@ public final class ReactorExample {
   private static void backpressuredFlux(Scheduler picos) {
     Flux<Integer> squares = PicosReactor.flux(picos, emitter -> {
       for (int i = 1; i <= 6; i++) {
-        emitter.emit(i * i);
+        emitter.next(i * i);
         System.out.println("   producer: emit(" + i * i + ") returned");
       }
     });
@@ -64,7 +64,7 @@ public final class ReactorExample {
       Integer first = PicosReactor.awaitFirst(Flux.range(10, 5));
       Integer last = PicosReactor.awaitLast(Flux.range(10, 5));
       int sum = 0;
-      try (FluxIterator<Integer> items = PicosReactor.iterate(Flux.range(1, 100), 16)) {
+      try (PublisherIterator<Integer> items = PicosReactor.iterate(Flux.range(1, 100), 16)) {
         for (int x : items) {
           sum += x;
         }

@@ -10,7 +10,7 @@ import java.util.concurrent.TimeUnit;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
-import org.picos.bridge.rxjava.FiberIterator;
+import org.picos.reactive.PublisherIterator;
 import org.picos.bridge.rxjava.PicosRx;
 import org.picos.sched.Schedulers;
 
@@ -57,7 +57,7 @@ public final class RxJavaExample {
     Flowable<Integer> squares = PicosRx.flowable(picos, emitter -> {
       for (int i = 1; i <= 6; i++) {
         System.out.println("   fiber: emitting " + i * i + " (waits here while there is no demand)");
-        emitter.emit(i * i);
+        emitter.next(i * i);
       }
       System.out.println("   fiber: done, the Flowable completes");
     });
@@ -103,7 +103,7 @@ public final class RxJavaExample {
     Flowable<Long> endless = PicosRx.flowable(picos, emitter -> {
       try {
         for (long i = 0; ; i++) {
-          emitter.emit(i);
+          emitter.next(i);
         }
       } catch (CancellationException e) {
         System.out.println("   fiber: cancelled by the subscriber (" + e.getMessage() + ")");
@@ -141,7 +141,7 @@ public final class RxJavaExample {
         String thread = Thread.currentThread().getName();
         long tick = PicosRx.await(Single.timer(20, TimeUnit.MILLISECONDS));
         int sum = 0;
-        try (FiberIterator<Integer> it = PicosRx.iterate(Flowable.range(1, 100), 16)) {
+        try (PublisherIterator<Integer> it = PicosRx.iterate(Flowable.range(1, 100), 16)) {
           while (it.hasNext()) {
             sum += it.next();
           }

@@ -169,7 +169,7 @@ final class FiberMono<T> extends Mono<T> {
       for (;;) {
         int s = state;
         if ((s & (DONE | CANCELLED | HAS_VALUE)) != 0) {
-          if (c == null || !PicosReactor.isCancellationOf(c, failure)) {
+          if (c == null || !c.isCancellation(failure)) {
             Operators.onErrorDropped(failure, actual.currentContext());
           }
           return;

@@ -8,15 +8,15 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.FiberLocal;
 import org.picos.Scheduler;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
-import org.reactivestreams.Subscription;
-import reactor.core.CoreSubscriber;
+import org.picos.reactive.PublisherIterator;
+import org.picos.reactive.Reactive;
+import org.reactivestreams.Publisher;
 import reactor.core.Disposable;
 import reactor.core.Fuseable;
 import reactor.core.publisher.Flux;
@@ -32,10 +32,10 @@ import org.picos.spi.Timer;
  *
  * <ul>
  *   <li>Picos work as publishers: {@link #mono(Callable)} runs a fiber per subscription;
- *       {@link #flux(FluxBody)} runs a fiber per subscription whose {@link FluxEmitter#emit emit}
+ *       {@link #flux(FluxBody)} runs a fiber per subscription whose {@link FluxEmitter#next next}
  *       suspends while the subscriber has no demand.</li>
- *   <li>Publishers awaited in a fiber: {@link #await(Mono)}, {@link #awaitFirst(Flux)},
- *       {@link #awaitLast(Flux)} and {@link #iterate(Flux, int)} suspend the calling fiber (and
+ *   <li>Publishers awaited in a fiber: {@link #await(Mono)}, {@link #awaitFirst(Publisher)}, {@link #awaitSingle(Publisher)},
+ *       {@link #awaitLast(Publisher)} (with their {@code OrNull}/{@code OrDefault} forms) and {@link #iterate(Publisher, int)} suspend the calling fiber (and
  *       only the fiber); cancelling the fiber cancels the subscription. On a plain thread they
  *       block it, like {@code block()}.</li>
  *   <li>Schedulers: {@link #scheduler(reactor.core.scheduler.Scheduler)} runs fibers on a Reactor
@@ -141,12 +141,12 @@ public final class PicosReactor {
    * @throws NullPointerException if {@code body} is null
    */
   public static <T> Flux<T> flux(FluxBody<T> body) {
-    return new FiberFlux<>(null, Objects.requireNonNull(body, "body"));
+    return fluxOn(null, body);
   }
 
   /**
    * A cold {@link Flux} that, for each subscriber, starts a fiber on {@code scheduler} running
-   * {@code body}. The body emits through a {@link FluxEmitter} whose {@code emit} suspends the
+   * {@code body}. The body emits through a {@link FluxEmitter} whose {@code next} suspends the
    * fiber while the subscriber has no outstanding demand, so the subscriber never receives more
    * than it requested. When the body returns the Flux completes; when it throws the Flux errors
    * with that exception. Inside the body {@link #context()} is the subscriber's context. The
@@ -154,52 +154,113 @@ public final class PicosReactor {
    * with {@code n <= 0}, which ends it with an {@link IllegalArgumentException}.
    *
    * <p>Cancellation: cancelling the subscription cancels the fiber's computation, waking it
-   * wherever it awaits; {@code emit} then throws the cancellation (its value goes to the
+   * wherever it awaits; {@code next} then throws the cancellation (its value goes to the
    * discard hook). If the body then fails with anything but that cancellation, the failure goes
    * to {@code Hooks.onErrorDropped}, once.
    *
    * @throws NullPointerException if an argument is null
    */
   public static <T> Flux<T> flux(Scheduler scheduler, FluxBody<T> body) {
-    return new FiberFlux<>(Objects.requireNonNull(scheduler, "scheduler"),
-        Objects.requireNonNull(body, "body"));
+    return fluxOn(Objects.requireNonNull(scheduler, "scheduler"), body);
+  }
+
+  private static <T> Flux<T> fluxOn(Scheduler scheduler, FluxBody<T> body) {
+    Objects.requireNonNull(body, "body");
+    return Flux.from(ReactorHooks.PUBLISHING.publisher(scheduler,
+        emitter -> body.produce(new FluxEmitter<T>() {
+          @Override
+          public void next(T item) {
+            emitter.next(item);
+          }
+
+          @Override
+          public boolean isCancelled() {
+            return emitter.isCancelled();
+          }
+
+          @Override
+          public ContextView contextView() {
+            return context();
+          }
+        })));
   }
 
   /**
-   * Whether {@code failure} is {@code computation}'s cancellation cause, or caused by it (within
-   * a few levels of causes): the cancellation unwinding a body, which is no error.
+   * A cold {@link Mono} of {@code computation}'s outcome: each subscriber gets its value
+   * ({@code null}: empty) or its cancellation cause or failure (the same object), without
+   * blocking anything; a computation already completed answers at once. The rule of
+   * {@code PicosFutures.toFuture}: cancelling the subscription before the computation completes
+   * cancels the computation with a {@link CancellationException} saying so; with a shared
+   * computation (a scope's) that cancels all of it.
+   *
+   * <p>Threading: the subscriber is signalled by the thread that completes the computation (for
+   * a fiber, its carrier as it ends), or by the subscribing thread if it is already complete.
+   *
+   * @param computation the computation to follow, typically a fiber's
+   * @param <T> the type of the result
+   * @return the Mono
+   * @throws NullPointerException if {@code computation} is null
    */
-  static boolean isCancellationOf(Computation<?> computation, Throwable failure) {
-    Throwable cause = computation.canceled();
-    if (cause == null) {
-      return false;
-    }
-    int depth = 0;
-    for (Throwable t = failure; t != null && depth < 32; t = t.getCause(), depth++) {
-      if (t == cause) {
-        return true;
-      }
-    }
-    return false;
+  public static <T> Mono<T> toMono(Computation<T> computation) {
+    Objects.requireNonNull(computation, "computation");
+    return Mono.create(sink -> {
+      sink.onCancel(() -> {
+        if (computation.isRunning()) {
+          computation.tryCancel(new CancellationException(
+              "The Mono subscriber of this computation (PicosReactor.toMono) cancelled"));
+        }
+      });
+      computation.whenDone(() -> {
+        Throwable failure = computation.canceled();
+        if (failure == null) {
+          sink.success(computation.resultNow());
+        } else {
+          sink.error(failure);
+        }
+      });
+    });
   }
 
   // ---------------------------------------------------------------------------------------
   // Publishers awaited in a fiber
 
   /**
+   * The prefetch of {@link #iterate(Publisher)}: {@value}, as {@link Reactive#DEFAULT_PREFETCH}.
+   */
+  public static final int DEFAULT_PREFETCH = Reactive.DEFAULT_PREFETCH;
+
+  /**
    * Subscribes to {@code mono} and waits for it: suspends the calling fiber, or blocks a plain
-   * calling thread. Returns its value, or {@code null} if it completed empty. A Mono that has
-   * its value at subscription (like {@code Mono.just}) answers without suspending.
+   * calling thread. A Mono that has its value at subscription (like {@code Mono.just}) answers
+   * without suspending. The subscription carries {@link #context()}.
    *
-   * <p>The subscription carries {@link #context()}. Cancelling the awaiting fiber cancels the
-   * subscription and throws the fiber's cancellation cause.
+   * <p>Cancellation: cancelling the awaiting fiber cancels the subscription and throws the
+   * fiber's cancellation cause; signals after that are ignored (an error goes to
+   * {@code Hooks.onErrorDropped}).
    *
+   * @param mono the Mono
+   * @param <T> the value type
+   * @return its value, or {@code null} if it completed empty (as {@code block()} answers)
    * @throws RuntimeException the Mono's error (checked ones wrapped in a
    *     {@link java.util.concurrent.CompletionException}), or the fiber's cancellation cause
    * @throws IllegalStateException if called outside a fiber on a Reactor non-blocking thread
    *     (such as {@code Schedulers.parallel()}), where blocking is not allowed
    */
   public static <T> T await(Mono<T> mono) {
+    return awaitOrDefault(mono, null);
+  }
+
+  /**
+   * Like {@link #await(Mono)}, but answers {@code defaultValue} for a Mono that completes
+   * empty. Suspends, and is cancelled, as {@code await(Mono)}.
+   *
+   * @param mono the Mono
+   * @param defaultValue the answer for an empty Mono
+   * @param <T> the value type
+   * @return its value, or {@code defaultValue}
+   * @throws RuntimeException as {@link #await(Mono)}
+   */
+  public static <T> T awaitOrDefault(Mono<T> mono, T defaultValue) {
     Objects.requireNonNull(mono, "mono");
     if (mono instanceof Fuseable.ScalarCallable<?> scalar) {
       // Fast path for a Mono that holds its value from assembly (Mono.just, Mono.empty): read
@@ -209,63 +270,179 @@ public final class PicosReactor {
       try {
         @SuppressWarnings("unchecked")
         T value = (T) scalar.call();
-        return value;
+        return value == null ? defaultValue : value;
       } catch (Exception error) {
         // fall through
       }
     }
-    return new AwaitSubscriber<T>(AwaitSubscriber.MONO).awaitOn(mono);
+    return ReactorHooks.forCaller().awaitSingleOrDefault(mono, defaultValue);
   }
 
   /**
-   * Subscribes to {@code flux}, requests one element and waits for it (suspending the fiber, or
-   * blocking a plain thread); cancels the subscription once it arrived and returns it.
+   * Subscribes to {@code publisher} (a {@code Flux}, typically) with the context of
+   * {@link #context()}, requests one element and waits for it (suspending the fiber, or
+   * blocking a plain thread); cancels the subscription once it arrived.
    *
-   * @throws NoSuchElementException if the Flux completes without any element
-   * @throws RuntimeException the Flux's error (as for {@link #await(Mono)}), or the fiber's
-   *     cancellation cause (the subscription is then cancelled)
+   * <p>Cancellation: cancelling the awaiting fiber cancels the subscription and throws the
+   * fiber's cancellation cause.
+   *
+   * @param publisher the elements
+   * @param <T> the element type
+   * @return the first element
+   * @throws NoSuchElementException if it completes without any element
+   * @throws RuntimeException its error (as for {@link #await(Mono)}), or the fiber's
+   *     cancellation cause
    * @throws IllegalStateException if called outside a fiber on a Reactor non-blocking thread
    */
-  public static <T> T awaitFirst(Flux<T> flux) {
-    Objects.requireNonNull(flux, "flux");
-    return new AwaitSubscriber<T>(AwaitSubscriber.FIRST).awaitOn(flux);
+  public static <T> T awaitFirst(Publisher<T> publisher) {
+    return ReactorHooks.forCaller().awaitFirst(publisher);
   }
 
   /**
-   * Subscribes to {@code flux} with unbounded demand and waits for it to complete (suspending
-   * the fiber, or blocking a plain thread); returns its last element.
+   * Like {@link #awaitFirst}, but answers {@code null} for a publisher that completes empty;
+   * suspends, and is cancelled, as {@code awaitFirst}.
    *
-   * @throws NoSuchElementException if the Flux completes without any element
-   * @throws RuntimeException the Flux's error (as for {@link #await(Mono)}), or the fiber's
-   *     cancellation cause (the subscription is then cancelled)
-   * @throws IllegalStateException if called outside a fiber on a Reactor non-blocking thread
+   * @param publisher the elements
+   * @param <T> the element type
+   * @return the first element, or {@code null}
+   * @throws RuntimeException as {@link #awaitFirst}
    */
-  public static <T> T awaitLast(Flux<T> flux) {
-    Objects.requireNonNull(flux, "flux");
-    return new AwaitSubscriber<T>(AwaitSubscriber.LAST).awaitOn(flux);
+  public static <T> T awaitFirstOrNull(Publisher<T> publisher) {
+    return ReactorHooks.forCaller().awaitFirstOrNull(publisher);
   }
 
   /**
-   * Subscribes to {@code flux} and returns an iterator over its elements that requests
-   * {@code prefetch} elements at first and then, each time three quarters of them are consumed,
-   * that many again, so at most {@code prefetch} elements are ever buffered. {@code hasNext()}
-   * suspends the fiber (or blocks a plain thread) while waiting. Use it in try-with-resources:
-   * {@code close()} (safe from any thread) cancels the subscription if the iteration stops
-   * early, and a consumer waiting in {@code hasNext()} then gets {@code false}. An error the
-   * consumer never receives goes to {@code Hooks.onErrorDropped}; see {@link FluxIterator}.
+   * Like {@link #awaitFirst}, but answers {@code defaultValue} for a publisher that completes
+   * empty; suspends, and is cancelled, as {@code awaitFirst}.
    *
+   * @param publisher the elements
+   * @param defaultValue the answer for an empty publisher
+   * @param <T> the element type
+   * @return the first element, or {@code defaultValue}
+   * @throws RuntimeException as {@link #awaitFirst}
+   */
+  public static <T> T awaitFirstOrDefault(Publisher<T> publisher, T defaultValue) {
+    return ReactorHooks.forCaller().awaitFirstOrDefault(publisher, defaultValue);
+  }
+
+  /**
+   * Subscribes to {@code publisher} with unbounded demand and waits for it to complete;
+   * suspends, and is cancelled, as {@link #awaitFirst}.
+   *
+   * @param publisher the elements
+   * @param <T> the element type
+   * @return the last element
+   * @throws NoSuchElementException if it completes without any element
+   * @throws RuntimeException as {@link #awaitFirst}
+   */
+  public static <T> T awaitLast(Publisher<T> publisher) {
+    return ReactorHooks.forCaller().awaitLast(publisher);
+  }
+
+  /**
+   * Like {@link #awaitLast}, but answers {@code null} for a publisher that completes empty.
+   *
+   * @param publisher the elements
+   * @param <T> the element type
+   * @return the last element, or {@code null}
+   * @throws RuntimeException as {@link #awaitFirst}
+   */
+  public static <T> T awaitLastOrNull(Publisher<T> publisher) {
+    return ReactorHooks.forCaller().awaitLastOrNull(publisher);
+  }
+
+  /**
+   * Like {@link #awaitLast}, but answers {@code defaultValue} for a publisher that completes
+   * empty.
+   *
+   * @param publisher the elements
+   * @param defaultValue the answer for an empty publisher
+   * @param <T> the element type
+   * @return the last element, or {@code defaultValue}
+   * @throws RuntimeException as {@link #awaitFirst}
+   */
+  public static <T> T awaitLastOrDefault(Publisher<T> publisher, T defaultValue) {
+    return ReactorHooks.forCaller().awaitLastOrDefault(publisher, defaultValue);
+  }
+
+  /**
+   * Subscribes to {@code publisher} with unbounded demand and waits for its only element; a
+   * second element cancels the subscription and fails the await. Suspends, and is cancelled,
+   * as {@link #awaitFirst}.
+   *
+   * @param publisher the elements
+   * @param <T> the element type
+   * @return the only element
+   * @throws NoSuchElementException if it completes without any element
+   * @throws IllegalArgumentException if it emits more than one element
+   * @throws RuntimeException as {@link #awaitFirst}
+   */
+  public static <T> T awaitSingle(Publisher<T> publisher) {
+    return ReactorHooks.forCaller().awaitSingle(publisher);
+  }
+
+  /**
+   * Like {@link #awaitSingle}, but answers {@code null} for a publisher that completes empty.
+   *
+   * @param publisher the elements
+   * @param <T> the element type
+   * @return the only element, or {@code null}
+   * @throws IllegalArgumentException if it emits more than one element
+   * @throws RuntimeException as {@link #awaitFirst}
+   */
+  public static <T> T awaitSingleOrNull(Publisher<T> publisher) {
+    return ReactorHooks.forCaller().awaitSingleOrNull(publisher);
+  }
+
+  /**
+   * Like {@link #awaitSingle}, but answers {@code defaultValue} for a publisher that completes
+   * empty.
+   *
+   * @param publisher the elements
+   * @param defaultValue the answer for an empty publisher
+   * @param <T> the element type
+   * @return the only element, or {@code defaultValue}
+   * @throws IllegalArgumentException if it emits more than one element
+   * @throws RuntimeException as {@link #awaitFirst}
+   */
+  public static <T> T awaitSingleOrDefault(Publisher<T> publisher, T defaultValue) {
+    return ReactorHooks.forCaller().awaitSingleOrDefault(publisher, defaultValue);
+  }
+
+  /**
+   * Subscribes to {@code publisher} (with the context of {@link #context()}) and returns an
+   * iterator over its elements with bounded prefetch: {@code prefetch} elements are requested
+   * at first and then, each time three quarters of them are taken, that many again (see
+   * {@link PublisherIterator}). {@code hasNext()} suspends the fiber (or blocks a plain thread)
+   * while waiting. Use it in try-with-resources: {@code close()} (safe from any thread) cancels
+   * the subscription, and a consumer waiting in {@code hasNext()} then gets {@code false}.
+   * Elements nobody takes go to Reactor's discard hook, errors nobody receives to
+   * {@code Hooks.onErrorDropped}. Subscribes on the calling thread and does not wait.
+   *
+   * <p>Cancellation: cancelling the consumer fiber while it waits closes the iterator and
+   * throws the cancellation cause.
+   *
+   * @param publisher the elements
+   * @param prefetch how many elements to request ahead, at least 1
+   * @param <T> the element type
+   * @return the iterator, an {@link Iterable} once and {@link AutoCloseable}
    * @throws IllegalArgumentException if {@code prefetch} is not positive
-   * @see FluxIterator
+   * @throws NullPointerException if {@code publisher} is null
    */
-  public static <T> FluxIterator<T> iterate(Flux<T> flux, int prefetch) {
-    Objects.requireNonNull(flux, "flux");
-    if (prefetch <= 0) {
-      throw new IllegalArgumentException("iterate: prefetch must be positive, was " + prefetch);
-    }
-    FluxIterator<T> iterator =
-        new FluxIterator<>(prefetch, ReactorThreadLocals.captured(Context.of(context())));
-    flux.subscribe(iterator.subscriber());
-    return iterator;
+  public static <T> PublisherIterator<T> iterate(Publisher<? extends T> publisher, int prefetch) {
+    return ReactorHooks.forCaller().iterate(publisher, prefetch);
+  }
+
+  /**
+   * {@link #iterate(Publisher, int)} with {@link #DEFAULT_PREFETCH}.
+   *
+   * @param publisher the elements
+   * @param <T> the element type
+   * @return the iterator
+   * @throws NullPointerException if {@code publisher} is null
+   */
+  public static <T> PublisherIterator<T> iterate(Publisher<? extends T> publisher) {
+    return iterate(publisher, DEFAULT_PREFETCH);
   }
 
   /**
@@ -285,98 +462,6 @@ public final class PicosReactor {
           + Thread.currentThread().getName() + ", a Reactor non-blocking thread, which is not"
           + " allowed (as for block()); call it from a fiber (for example in"
           + " PicosReactor.mono(...)), or subscribe instead");
-    }
-  }
-
-  /** The subscriber behind await, awaitFirst and awaitLast. */
-  private static final class AwaitSubscriber<T> implements CoreSubscriber<T> {
-    static final int MONO = 0;
-    static final int FIRST = 1;
-    static final int LAST = 2;
-
-    private final int mode;
-    private final Context context = ReactorThreadLocals.captured(Context.of(context()));
-    private final Computation<T> result = Computation.create();
-    private final AtomicReference<Subscription> upstream = new AtomicReference<>();
-    /** LAST: the latest element (signals are serial, so plain fields suffice). */
-    private T last;
-    private boolean hasLast;
-
-    AwaitSubscriber(int mode) {
-      this.mode = mode;
-    }
-
-    T awaitOn(org.reactivestreams.Publisher<T> publisher) {
-      publisher.subscribe(this);
-      if (result.isRunning()) {
-        try {
-          checkMayBlock(mode == MONO ? "await(Mono)"
-              : mode == FIRST ? "awaitFirst(Flux)" : "awaitLast(Flux)");
-        } catch (IllegalStateException refused) {
-          cancelUpstream();
-          throw refused;
-        }
-      }
-      try {
-        return result.await();
-      } catch (Throwable t) {
-        if (result.isRunning()) {
-          cancelUpstream();
-        }
-        throw t;
-      }
-    }
-
-    @Override
-    public Context currentContext() {
-      return context;
-    }
-
-    @Override
-    public void onSubscribe(Subscription s) {
-      if (upstream.compareAndSet(null, s)) {
-        s.request(mode == FIRST ? 1 : Long.MAX_VALUE);
-      } else {
-        s.cancel();
-      }
-    }
-
-    @Override
-    public void onNext(T value) {
-      if (mode == LAST) {
-        last = value;
-        hasLast = true;
-      } else if (result.tryReturn(value)) {
-        if (mode == FIRST) {
-          cancelUpstream();
-        }
-      }
-    }
-
-    @Override
-    public void onError(Throwable error) {
-      if (!result.tryCancel(error)) {
-        Operators.onErrorDropped(error, context);
-      }
-    }
-
-    @Override
-    public void onComplete() {
-      if (mode == MONO) {
-        result.tryReturn(null);
-      } else if (mode == LAST && hasLast) {
-        result.tryReturn(last);
-      } else if (result.isRunning()) {
-        result.tryCancel(new NoSuchElementException((mode == FIRST ? "awaitFirst" : "awaitLast")
-            + ": the Flux completed without any element"));
-      }
-    }
-
-    private void cancelUpstream() {
-      Subscription s = upstream.getAndSet(Operators.cancelledSubscription());
-      if (s != null) {
-        s.cancel();
-      }
     }
   }
 
@@ -456,7 +541,7 @@ public final class PicosReactor {
    * makes it reject tasks too.
    */
   public static reactor.core.scheduler.Scheduler asReactorScheduler(Scheduler scheduler) {
-    return new FiberScheduler(Objects.requireNonNull(scheduler, "scheduler"));
+    return new ReactorSchedulerOnPicos(Objects.requireNonNull(scheduler, "scheduler"));
   }
 
   /**

@@ -3,6 +3,7 @@ package org.picos.bridge.reactor;
 import io.micrometer.context.ContextSnapshot;
 import io.micrometer.context.ContextSnapshotFactory;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
@@ -77,7 +78,27 @@ final class ReactorThreadLocals {
    *     ThreadLocal accessor; no fiber is started then
    */
   static <T> Computation<T> start(Scheduler where, ContextView context, Callable<T> body) {
-    return propagating() ? Linked.start(where, context, body) : Schedulers.start(where, body);
+    return spawning(context, () -> Schedulers.start(where, body));
+  }
+
+  /**
+   * Spawns {@code fiber} running {@code main}, placed as {@link Schedulers#spawn} places it, with
+   * its registered ThreadLocals set from {@code context} as {@link #start} does; for the fibers
+   * of {@code flux}. Called on the subscribing thread.
+   *
+   * @throws RuntimeException what {@link Schedulers#spawn} throws, or the failure of a
+   *     ThreadLocal accessor; no fiber is started then
+   */
+  static void spawn(Scheduler where, ContextView context, Fiber fiber, Runnable main) {
+    spawning(context, () -> {
+      Schedulers.spawn(where, fiber, main);
+      return null;
+    });
+  }
+
+  /** Runs the spawn {@code spawn} with the ThreadLocals {@code context} names, when propagating. */
+  private static <T> T spawning(ContextView context, Supplier<T> spawn) {
+    return propagating() ? Linked.spawning(context, spawn) : spawn.get();
   }
 
   /**
@@ -109,11 +130,11 @@ final class ReactorThreadLocals {
     /** Carries the global registry's ThreadLocals; equal to picos-context's ServiceLoader one. */
     static final ContextRegistryThreadContext CARRIED = new ContextRegistryThreadContext();
 
-    static <T> Computation<T> start(Scheduler where, ContextView context, Callable<T> body) {
+    static <T> T spawning(ContextView context, Supplier<T> spawn) {
       ContextSnapshot.Scope scope = FACTORY.setThreadLocalsFrom(context);
-      Computation<T> started;
+      T started;
       try {
-        started = Fiber.withThreadContext(CARRIED, () -> Schedulers.start(where, body));
+        started = Fiber.withThreadContext(CARRIED, spawn::get);
       } catch (Throwable notStarted) {
         try {
           scope.close();

@@ -1,5 +1,6 @@
 package org.picos.bridge.reactor;
 
+import org.picos.reactive.PublisherIterator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -103,10 +104,12 @@ class AwaitTest {
   void emptyFluxesHaveNoFirstOrLast() {
     NoSuchElementException first = assertThrows(NoSuchElementException.class,
         () -> picos.run(() -> PicosReactor.awaitFirst(Flux.empty())));
-    assertEquals("awaitFirst: the Flux completed without any element", first.getMessage());
+    assertEquals("awaitFirst: the publisher completed without any element; use the OrNull or"
+        + " OrDefault form where empty is possible", first.getMessage());
     NoSuchElementException last = assertThrows(NoSuchElementException.class,
         () -> picos.run(() -> PicosReactor.awaitLast(Flux.empty())));
-    assertEquals("awaitLast: the Flux completed without any element", last.getMessage());
+    assertTrue(last.getMessage().startsWith("awaitLast: the publisher completed without any element"),
+        last.getMessage());
   }
 
   @Test
@@ -135,7 +138,7 @@ class AwaitTest {
     Mono<String> blockingOnParallel = Mono.fromCallable(() -> PicosReactor.await(Mono.<String>never()))
         .subscribeOn(reactor.core.scheduler.Schedulers.parallel());
     IllegalStateException refused = assertThrows(IllegalStateException.class, blockingOnParallel::block);
-    assertTrue(refused.getMessage().startsWith("await(Mono) would block thread parallel-"), refused.getMessage());
+    assertTrue(refused.getMessage().startsWith("A Picos wait outside a fiber would block thread parallel-"), refused.getMessage());
     assertTrue(refused.getMessage().endsWith(", a Reactor non-blocking thread, which is not allowed (as for"
         + " block()); call it from a fiber (for example in PicosReactor.mono(...)), or subscribe instead"),
         refused.getMessage());
@@ -166,7 +169,7 @@ class AwaitTest {
     Flux<Integer> flux = Flux.range(0, 20).doOnRequest(requests::add);
     List<Integer> seen = picos.run(() -> {
       List<Integer> out = new ArrayList<>();
-      try (FluxIterator<Integer> items = PicosReactor.iterate(flux, 8)) {
+      try (PublisherIterator<Integer> items = PicosReactor.iterate(flux, 8)) {
         for (int x : items) {
           out.add(x);
         }
@@ -185,12 +188,12 @@ class AwaitTest {
   void iterateSuspendsForAFiberProducedFlux() {
     Flux<Integer> produced = PicosReactor.flux(picos, emitter -> {
       for (int i = 0; i < 1000; i++) {
-        emitter.emit(i);
+        emitter.next(i);
       }
     });
     long sum = picos.run(() -> {
       long s = 0;
-      try (FluxIterator<Integer> items = PicosReactor.iterate(produced, 16)) {
+      try (PublisherIterator<Integer> items = PicosReactor.iterate(produced, 16)) {
         while (items.hasNext()) {
           s += items.next();
         }
@@ -205,7 +208,7 @@ class AwaitTest {
     IllegalStateException failure = new IllegalStateException("mid-stream");
     Flux<Integer> flux = Flux.concat(Flux.just(1, 2), Flux.error(failure));
     picos.run(() -> {
-      FluxIterator<Integer> items = PicosReactor.iterate(flux, 4);
+      PublisherIterator<Integer> items = PicosReactor.iterate(flux, 4);
       assertEquals(1, items.next());
       assertEquals(2, items.next());
       assertSame(failure, assertThrows(IllegalStateException.class, items::hasNext));
@@ -220,7 +223,7 @@ class AwaitTest {
     Sinks.Empty<Void> canceled = Sinks.empty();
     Flux<Long> endless = Flux.interval(Duration.ofMillis(1)).doOnCancel(canceled::tryEmitEmpty);
     long first = picos.run(() -> {
-      try (FluxIterator<Long> items = PicosReactor.iterate(endless, 4)) {
+      try (PublisherIterator<Long> items = PicosReactor.iterate(endless, 4)) {
         return items.next();
       }
     });
@@ -247,11 +250,12 @@ class AwaitTest {
   void iterateRejectsBadArguments() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> PicosReactor.iterate(Flux.just(1), 0));
-    assertEquals("iterate: prefetch must be positive, was 0", e.getMessage());
-    FluxIterator<Integer> items = PicosReactor.iterate(Flux.just(1), 1);
+    assertEquals("iterate: prefetch must be at least 1, was 0", e.getMessage());
+    PublisherIterator<Integer> items = PicosReactor.iterate(Flux.just(1), 1);
     items.iterator();
     IllegalStateException twice = assertThrows(IllegalStateException.class, items::iterator);
-    assertEquals("FluxIterator can be iterated once; call PicosReactor.iterate again to resubscribe",
+    assertEquals("PublisherIterator.iterator(): this iterator was already iterated, and its elements can be"
+        + " iterated once; call iterate(...) again to subscribe anew",
         twice.getMessage());
     assertInstanceOf(NullPointerException.class,
         assertThrows(NullPointerException.class, () -> PicosReactor.await(null)));

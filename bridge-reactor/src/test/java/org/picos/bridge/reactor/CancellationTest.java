@@ -118,7 +118,7 @@ class CancellationTest {
   }
 
   private static <T> Publisher<T> flux(Scheduler s, Callable<T> value) {
-    return PicosReactor.flux(s, emitter -> emitter.emit(value.call()));
+    return PicosReactor.flux(s, emitter -> emitter.next(value.call()));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -263,8 +263,8 @@ class CancellationTest {
       Recorder<Integer> r = new Recorder<>(1, false, discarded);
       PicosReactor.<Integer>flux(carrier.scheduler, emitter -> {
         try {
-          emitter.emit(0);
-          emitter.emit(1); // no demand: suspends until the cancel
+          emitter.next(0);
+          emitter.next(1); // no demand: suspends until the cancel
         } catch (CancellationException e) {
           seen.add(e);
           throw e;
@@ -368,8 +368,8 @@ class CancellationTest {
     TestSupport.withDroppedErrors(dropped -> {
       Recorder<Integer> r = new Recorder<>(Long.MAX_VALUE, false, discarded);
       PicosReactor.<Integer>flux(carrier.scheduler, emitter -> {
-        emitter.emit(1);
-        emitter.emit(2);
+        emitter.next(1);
+        emitter.next(2);
       }).subscribe(r);
       await(r.terminated, "the Flux completed");
       r.subscription.cancel();
@@ -404,7 +404,7 @@ class CancellationTest {
           try {
             for (int i = 0; ; i++) {
               attempts.incrementAndGet();
-              emitter.emit(i);
+              emitter.next(i);
             }
           } finally {
             ended.countDown();

@@ -18,7 +18,7 @@ public class FluxStrictTckTest extends PublisherVerification<Long> {
   public Publisher<Long> createPublisher(long elements) {
     return PicosReactor.flux(emitter -> {
       for (long i = 0; i < elements; i++) {
-        emitter.emit(i);
+        emitter.next(i);
       }
     });
   }

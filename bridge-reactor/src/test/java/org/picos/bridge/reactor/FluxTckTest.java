@@ -36,7 +36,7 @@ public class FluxTckTest extends PublisherVerification<Long> {
   public Publisher<Long> createPublisher(long elements) {
     Flux<Long> flux = PicosReactor.flux(PICOS, emitter -> {
       for (long i = 0; i < elements; i++) {
-        emitter.emit(i);
+        emitter.next(i);
       }
     });
     return probe -> flux.subscribe(forwarding(probe));

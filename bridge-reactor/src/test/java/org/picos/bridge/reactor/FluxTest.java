@@ -41,7 +41,7 @@ class FluxTest {
   private Flux<Integer> range(int n) {
     return PicosReactor.flux(picos, emitter -> {
       for (int i = 0; i < n; i++) {
-        emitter.emit(i);
+        emitter.next(i);
       }
     });
   }
@@ -80,12 +80,12 @@ class FluxTest {
     List<String> log = new ArrayList<>();
     Computation<Void> waiting = Computation.create();
     Flux<Integer> flux = PicosReactor.flux(picos, emitter -> {
-      emitter.emit(1);
+      emitter.next(1);
       synchronized (log) {
         log.add("emitted 1");
       }
       waiting.tryReturn(null);
-      emitter.emit(2);
+      emitter.next(2);
       synchronized (log) {
         log.add("emitted 2");
       }
@@ -109,7 +109,7 @@ class FluxTest {
   void bodyFailuresErrorTheFluxWithTheSameException() {
     IOException failure = new IOException("disk gone");
     Flux<Integer> flux = PicosReactor.flux(picos, emitter -> {
-      emitter.emit(1);
+      emitter.next(1);
       throw failure;
     });
     StepVerifier.create(flux).expectNext(1).expectErrorSatisfies(e -> assertSame(failure, e)).verify();
@@ -121,7 +121,7 @@ class FluxTest {
     Flux<Integer> flux = PicosReactor.flux(picos, emitter -> {
       try {
         for (int i = 0; ; i++) {
-          emitter.emit(i);
+          emitter.next(i);
         }
       } catch (CancellationException e) {
         seen.tryReturn(e);
@@ -130,7 +130,7 @@ class FluxTest {
     });
     StepVerifier.create(flux, 2).expectNext(0, 1).thenCancel().verify();
     Throwable cause = seen.await();
-    assertEquals("The Flux subscriber cancelled its subscription", cause.getMessage());
+    assertEquals("The subscriber cancelled its subscription", cause.getMessage());
   }
 
   @Test
@@ -138,7 +138,7 @@ class FluxTest {
     Computation<Throwable> seen = Computation.create();
     Computation<Void> awaiting = Computation.create();
     Flux<Integer> flux = PicosReactor.flux(picos, emitter -> {
-      emitter.emit(1);
+      emitter.next(1);
       awaiting.tryReturn(null);
       try {
         Computation.create().await();
@@ -157,9 +157,9 @@ class FluxTest {
     Scheduler s = Schedulers.fifo();
     Computation<Void> suspended = Computation.create();
     Flux<Integer> flux = PicosReactor.flux(s, emitter -> {
-      emitter.emit(1);
+      emitter.next(1);
       suspended.tryReturn(null);
-      emitter.emit(2);
+      emitter.next(2);
     });
     StepVerifier.create(flux, 1)
         .expectNext(1)
@@ -178,7 +178,7 @@ class FluxTest {
       Flux<Integer> flux = PicosReactor.flux(picos, emitter -> {
         try {
           for (int i = 0; ; i++) {
-            emitter.emit(i);
+            emitter.next(i);
           }
         } catch (CancellationException e) {
           throw late;
@@ -192,8 +192,8 @@ class FluxTest {
   @Test
   void theBodyReadsTheSubscribersContextAndAwaitedPublishersSeeIt() {
     Flux<String> flux = PicosReactor.flux(picos, emitter -> {
-      emitter.emit("body sees " + PicosReactor.context().get("user"));
-      emitter.emit(PicosReactor.await(
+      emitter.next("body sees " + PicosReactor.context().get("user"));
+      emitter.next(PicosReactor.await(
           reactor.core.publisher.Mono.deferContextual(ctx -> reactor.core.publisher.Mono.just("inner sees " + ctx.get("user")))));
     });
     StepVerifier.create(flux.contextWrite(Context.of("user", "ada")))
@@ -207,8 +207,8 @@ class FluxTest {
     Computation<Throwable> bodySaw = Computation.create();
     Flux<Integer> flux = PicosReactor.flux(picos, emitter -> {
       try {
-        emitter.emit(1);
-        emitter.emit(2);
+        emitter.next(1);
+        emitter.next(2);
       } catch (CancellationException e) {
         bodySaw.tryReturn(e);
         throw e;
@@ -241,13 +241,13 @@ class FluxTest {
     });
     Throwable e = error.await();
     assertInstanceOf(IllegalArgumentException.class, e);
-    assertEquals("Reactive Streams rule 3.9: request(n) needs n > 0, was 0", e.getMessage());
+    assertEquals("Reactive Streams rule 3.9: request(0) needs n > 0", e.getMessage());
     assertTrue(bodySaw.await().getMessage().contains("requested 0 elements"));
   }
 
   @Test
   void emitRejectsNullsAndOtherFibers() {
-    Flux<Integer> nulls = PicosReactor.flux(picos, emitter -> emitter.emit(null));
+    Flux<Integer> nulls = PicosReactor.flux(picos, emitter -> emitter.next(null));
     StepVerifier.create(nulls)
         .expectErrorSatisfies(e -> {
           assertInstanceOf(NullPointerException.class, e);
@@ -255,15 +255,15 @@ class FluxTest {
         })
         .verify();
     Flux<Integer> fromChild = PicosReactor.flux(picos, emitter -> Fiber.spawn(() -> {
-      emitter.emit(1);
+      emitter.next(1);
       return null;
     }).await());
     StepVerifier.create(fromChild)
         .expectErrorSatisfies(e -> {
           assertInstanceOf(IllegalStateException.class, e);
-          assertEquals("FluxEmitter.emit must be called from the fiber running the flux body; to"
-              + " produce from other fibers, hand their values to the body's fiber (for example"
-              + " through a channel)", e.getMessage());
+          assertEquals("Emitter.next must be called from the fiber running the body, while the body"
+              + " runs; to produce from other fibers or threads, hand their items to the body's"
+              + " fiber (for example through a Channel)", e.getMessage());
         })
         .verify();
   }
@@ -272,11 +272,11 @@ class FluxTest {
   void isCanceledReportsTheSubscribersCancellation() {
     Computation<Boolean> seen = Computation.create();
     Flux<Integer> flux = PicosReactor.flux(picos, emitter -> {
-      emitter.emit(1);
+      emitter.next(1);
       try {
-        emitter.emit(2);
+        emitter.next(2);
       } finally {
-        seen.tryReturn(emitter.isCanceled());
+        seen.tryReturn(emitter.isCancelled());
       }
     });
     StepVerifier.create(flux, 1).expectNext(1).thenCancel().verify();
@@ -285,7 +285,7 @@ class FluxTest {
 
   @Test
   void withoutASchedulerRunsOnTheSubscribingFibersScheduler() {
-    Flux<String> where = PicosReactor.flux(emitter -> emitter.emit(Thread.currentThread().getName()));
+    Flux<String> where = PicosReactor.flux(emitter -> emitter.next(Thread.currentThread().getName()));
     String prefix = picos.run(() -> Thread.currentThread().getName().replaceAll("-\\d+$", "-"));
     String inner = picos.run(() -> PicosReactor.awaitFirst(where));
     assertTrue(inner.startsWith(prefix), inner + " should run on " + prefix);
@@ -311,30 +311,30 @@ class FluxTest {
     Flux<Integer> endless = PicosReactor.flux(picos, emitter -> {
       try {
         for (int i = 0; ; i++) {
-          emitter.emit(i);
+          emitter.next(i);
         }
       } catch (CancellationException e) {
         producerSaw.tryReturn(e);
       }
     });
     assertEquals(0, picos.run(() -> PicosReactor.awaitFirst(endless)));
-    assertEquals("The Flux subscriber cancelled its subscription", producerSaw.await().getMessage());
+    assertEquals("The subscriber cancelled its subscription", producerSaw.await().getMessage());
   }
 
   @Test
   void emitStopsOnCancellationEvenWhenTheBodyForbidsCancellation() {
     Computation<Throwable> seen = Computation.create();
     Flux<Integer> flux = PicosReactor.flux(picos, emitter -> Fiber.forbid(() -> {
-      emitter.emit(1);
+      emitter.next(1);
       try {
-        emitter.emit(2);
+        emitter.next(2);
       } catch (CancellationException e) {
         seen.tryReturn(e);
       }
       return null;
     }));
     StepVerifier.create(flux, 1).expectNext(1).thenCancel().verify();
-    assertEquals("The Flux subscriber cancelled its subscription", seen.await().getMessage());
+    assertEquals("The subscriber cancelled its subscription", seen.await().getMessage());
   }
 
   @Test

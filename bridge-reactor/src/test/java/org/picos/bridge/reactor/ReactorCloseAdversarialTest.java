@@ -1,5 +1,6 @@
 package org.picos.bridge.reactor;
 
+import org.picos.reactive.PublisherIterator;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.List;
@@ -108,7 +109,7 @@ class ReactorCloseAdversarialTest {
       Trigger inScope = Trigger.create();
       Recorder<Integer> r = new Recorder<>();
       PicosReactor.<Integer>flux(carrier.scheduler, emitter -> {
-        emitter.emit(1);
+        emitter.next(1);
         inNestedScope(() -> {
           inScope.signal();
           return Computation.create().await();
@@ -125,7 +126,7 @@ class ReactorCloseAdversarialTest {
   }
 
   /**
-   * A fiber waiting in FluxIterator.hasNext() when its scheduler closes: hasNext throws the
+   * A fiber waiting in PublisherIterator.hasNext() when its scheduler closes: hasNext throws the
    * close and the subscription is cancelled.
    */
   @Test
@@ -137,7 +138,7 @@ class ReactorCloseAdversarialTest {
         .doOnSubscribe(s -> subscribed.countDown())
         .doOnCancel(cancelled::countDown);
     Computation<Boolean> consumer = carrier.scheduler.start(() -> {
-      try (FluxIterator<Integer> it = PicosReactor.iterate(never, 4)) {
+      try (PublisherIterator<Integer> it = PicosReactor.iterate(never, 4)) {
         return it.hasNext();
       }
     });

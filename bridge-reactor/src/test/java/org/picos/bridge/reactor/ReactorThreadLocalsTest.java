@@ -33,6 +33,7 @@ import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.picos.reactive.PublisherIterator;
 import org.picos.Computation;
 import org.picos.Scheduler;
 import org.picos.sched.Schedulers;
@@ -180,10 +181,10 @@ class ReactorThreadLocalsTest {
       Flux<String> flux = PicosReactor.<String>flux(scheduler, emitter -> {
         for (int i = 0; i < 4; i++) {
           // Demand comes one at a time from another thread: each emit but the first suspends.
-          emitter.emit(i + ":" + REQUEST.get());
+          emitter.next(i + ":" + REQUEST.get());
           suspendOnReactorTimer();
         }
-        emitter.emit("end:" + REQUEST.get());
+        emitter.next("end:" + REQUEST.get());
       });
       List<String> got = get(subscribe(
           flux.publishOn(reactor.core.scheduler.Schedulers.single(), 1), Context.of(KEY, "req-4")));
@@ -237,7 +238,7 @@ class ReactorThreadLocalsTest {
         String handle = PicosReactor.await(fromHandle);
         String first = PicosReactor.awaitFirst(fluxFromContext);
         StringBuilder iterated = new StringBuilder();
-        try (FluxIterator<String> it = PicosReactor.iterate(fluxFromContext, 1)) {
+        try (PublisherIterator<String> it = PicosReactor.iterate(fluxFromContext, 1)) {
           it.forEachRemaining(iterated::append);
         }
         REQUEST.set("changed");
@@ -347,7 +348,7 @@ class ReactorThreadLocalsTest {
       assertEquals(List.of("null/null"), get(subscribe(mono, Context.empty())));
       assertEquals("null/null", mono.toFuture().get(10, TimeUnit.SECONDS));
       Flux<String> flux = PicosReactor.flux(scheduler,
-          emitter -> emitter.emit(String.valueOf(REQUEST.get())));
+          emitter -> emitter.next(String.valueOf(REQUEST.get())));
       assertEquals(List.of("null"), get(subscribe(flux, Context.of("other", "value"))));
       assertEquals("outer", REQUEST.get());
     } finally {
@@ -476,7 +477,7 @@ class ReactorThreadLocalsTest {
           return PicosReactor.await(fromContext);
         }).contextWrite(Context.of("k", "v")).block(Duration.ofSeconds(10));
         List<String> flux = PicosReactor.<String>flux(scheduler,
-                emitter -> emitter.emit(PicosReactor.context().getOrDefault("k", "none")))
+                emitter -> emitter.next(PicosReactor.context().getOrDefault("k", "none")))
             .contextWrite(Context.of("k", "v")).collectList().block(Duration.ofSeconds(10));
         Context context = Context.of("k", "v");
         return Hooks.isAutomaticContextPropagationEnabled() + "," + mono + "," + flux + ","

@@ -1,5 +1,6 @@
 package org.picos.bridge.rxjava;
 
+import io.reactivex.rxjava3.core.BackpressureStrategy;
 import io.reactivex.rxjava3.core.Completable;
 import io.reactivex.rxjava3.core.Flowable;
 import io.reactivex.rxjava3.core.Maybe;
@@ -21,7 +22,10 @@ import java.util.function.Predicate;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
-import org.picos.Trigger;
+import org.picos.reactive.Emitter;
+import org.picos.reactive.PublisherIterator;
+import org.picos.reactive.Reactive;
+import org.picos.reactive.ReactiveHooks;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
 
@@ -67,11 +71,11 @@ import org.picos.sched.Schedulers;
  */
 public final class PicosRx {
   /**
-   * A {@link FiberEmitter} yields its fiber to the scheduler after this many consecutive items
+   * An {@link Emitter} yields its fiber to the scheduler after this many consecutive items
    * emitted without suspending, so that a fast body leaves the scheduler's other fibers their
    * turn.
    */
-  public static final int YIELD_EVERY = 128;
+  public static final int YIELD_EVERY = Reactive.YIELD_EVERY;
 
   private PicosRx() {}
 
@@ -239,8 +243,8 @@ public final class PicosRx {
   /**
    * A cold, backpressured {@link Flowable} produced by {@code body} in a fiber, one per
    * subscription (on the subscribing fiber's scheduler, or {@link Schedulers#shared()} from a
-   * plain thread). The body emits through a {@link FiberEmitter} whose
-   * {@link FiberEmitter#emit emit} suspends the fiber while the subscriber has no outstanding
+   * plain thread). The body emits through a {@link Emitter} whose
+   * {@link Emitter#next next} suspends the fiber while the subscriber has no outstanding
    * demand, so no more items are produced than requested and nothing is buffered. The stream
    * completes when the body returns and fails with what it throws. Cancelling the subscription
    * cancels the fiber. Satisfies the Reactive Streams rules (checked by the TCK); a
@@ -249,275 +253,532 @@ public final class PicosRx {
    *
    * @throws NullPointerException if {@code body} is null
    */
-  public static <T> Flowable<T> flowable(FiberEmitter.Body<T> body) {
-    return new FiberFlowable<>(null, Objects.requireNonNull(body, "body"));
+  public static <T> Flowable<T> flowable(Emitter.Body<T> body) {
+    return flowableOn(null, body);
   }
 
   /**
-   * Like {@link #flowable(FiberEmitter.Body)}, with each subscription's fiber on
+   * Like {@link #flowable(Emitter.Body)}, with each subscription's fiber on
    * {@code scheduler}.
    *
    * @throws NullPointerException if an argument is null
    */
-  public static <T> Flowable<T> flowable(Scheduler scheduler, FiberEmitter.Body<T> body) {
-    return new FiberFlowable<>(Objects.requireNonNull(scheduler, "scheduler"),
-        Objects.requireNonNull(body, "body"));
+  public static <T> Flowable<T> flowable(Scheduler scheduler, Emitter.Body<T> body) {
+    return flowableOn(Objects.requireNonNull(scheduler, "scheduler"), body);
   }
 
   /**
    * A cold {@link Observable} produced by {@code body} in a fiber, one per subscription.
    *
-   * <p>An Observable has no backpressure: {@link FiberEmitter#emit emit} never waits for the
+   * <p>An Observable has no backpressure: {@link Emitter#next next} never waits for the
    * observer, so a fast body can flood a slow asynchronous consumer (an {@code observeOn}
    * buffers without bound). Use {@link #flowable} when the consumer must set the pace. To keep
-   * a long stream bounded in its effect on the scheduler, {@code emit} yields the fiber every
+   * a long stream bounded in its effect on the scheduler, {@code next} yields the fiber every
    * {@value #YIELD_EVERY} items, letting other fibers run, and checks for disposal
-   * on every item, so disposing stops the body at its next {@code emit} (or wherever it
+   * on every item, so disposing stops the body at its next {@code next} (or wherever it
    * awaits).
    *
    * @throws NullPointerException if {@code body} is null
    */
-  public static <T> Observable<T> observable(FiberEmitter.Body<T> body) {
+  public static <T> Observable<T> observable(Emitter.Body<T> body) {
     return observableOn(null, Objects.requireNonNull(body, "body"));
   }
 
   /**
-   * Like {@link #observable(FiberEmitter.Body)}, with each subscription's fiber on
+   * Like {@link #observable(Emitter.Body)}, with each subscription's fiber on
    * {@code scheduler}.
    *
    * @throws NullPointerException if an argument is null
    */
-  public static <T> Observable<T> observable(Scheduler scheduler, FiberEmitter.Body<T> body) {
+  public static <T> Observable<T> observable(Scheduler scheduler, Emitter.Body<T> body) {
     return observableOn(Objects.requireNonNull(scheduler, "scheduler"),
         Objects.requireNonNull(body, "body"));
   }
 
-  private static <T> Observable<T> observableOn(Scheduler scheduler, FiberEmitter.Body<T> body) {
-    return Observable.create(emitter -> {
-      Computation<Void> token = Computation.create();
-      emitter.setCancellable(() -> token.tryCancel(disposed("Observable")));
-      if (token.isCanceled()) {
-        return;
-      }
-      ObservableSink<T> sink = new ObservableSink<>(emitter, token);
-      Runnable produce = () -> {
-        try {
-          body.run(sink);
-        } catch (Throwable failure) {
-          fail(token, failure, emitter::tryOnError);
-          return;
-        }
-        sink.ended = true;
-        try {
-          emitter.onComplete();
-        } catch (Throwable observerFailure) {
-          RxJavaPlugins.onError(observerFailure);
-        }
-      };
-      try {
-        launch(scheduler, token, produce);
-      } catch (Throwable notStarted) {
-        fail(token, notStarted, emitter::tryOnError);
-      }
-    });
+  private static <T> Flowable<T> flowableOn(Scheduler scheduler, Emitter.Body<T> body) {
+    return Flowable.fromPublisher(RX.publisher(scheduler, Objects.requireNonNull(body, "body")));
   }
 
-  /** The emitter of an {@link #observable} body: no demand, a yield every few items. */
-  private static final class ObservableSink<T> implements FiberEmitter<T> {
-    private final io.reactivex.rxjava3.core.ObservableEmitter<T> emitter;
-    private final Computation<Void> token;
-    private int sinceYield;
-    boolean ended;
-
-    ObservableSink(io.reactivex.rxjava3.core.ObservableEmitter<T> emitter, Computation<Void> token) {
-      this.emitter = emitter;
-      this.token = token;
-    }
-
-    @Override
-    public void emit(T item) {
-      Objects.requireNonNull(item, NULL_ITEM);
-      if (ended) {
-        throw new IllegalStateException(EMIT_AFTER_END);
-      }
-      throwIfCanceled(token);
-      emitter.onNext(item);
-      if (++sinceYield == YIELD_EVERY) {
-        sinceYield = 0;
-        Fiber.yield();
-      }
-    }
-
-    @Override
-    public boolean isCancelled() {
-      return token.isCanceled();
-    }
+  private static <T> Observable<T> observableOn(Scheduler scheduler, Emitter.Body<T> body) {
+    // Observable.fromPublisher requests everything at once: next never waits for demand.
+    return Observable.fromPublisher(RX.publisher(scheduler, body));
   }
-
-  static final String NULL_ITEM =
-      "FiberEmitter.emit: null item; Reactive Streams and RxJava forbid null items";
-  static final String EMIT_AFTER_END = "FiberEmitter.emit: the body has already returned and the"
-      + " stream has ended; only the body may emit, before it returns";
 
   // ---------------------------------------------------------------------------------------
   // Rx sources awaited in a fiber
 
+  /** The prefetch of the one-argument {@code iterate} methods: {@value}. */
+  public static final int DEFAULT_PREFETCH = Reactive.DEFAULT_PREFETCH;
+
+  /** The shared Reactive Streams layer with RxJava's hook for undeliverable errors. */
+  private static final Reactive RX = Reactive.using(new ReactiveHooks() {
+    @Override
+    public void dropped(Throwable error, org.reactivestreams.Subscriber<?> subscriber) {
+      RxJavaPlugins.onError(error);
+    }
+  });
+
   /**
    * Subscribes to {@code single} and waits for its value: a fiber suspends, a plain thread
-   * blocks. Cancelling the waiting fiber disposes the subscription.
+   * blocks. Cancelling the waiting fiber disposes the subscription and throws its cause.
    *
+   * @param single the Single
+   * @param <T> the value type
    * @return the value
    * @throws RuntimeException the Single's failure (a checked one wrapped in a
    *     {@link java.util.concurrent.CompletionException}), or the waiting fiber's cancellation
    *     cause
    * @throws IllegalStateException if the fiber is pinned, or the plain thread may not block
    */
-  public static <T> T await(Single<? extends T> single) {
+  public static <T> T await(Single<T> single) {
     Objects.requireNonNull(single, "single");
-    Computation<T> result = Computation.create();
-    return awaitResult(result, single.subscribe(result::tryReturn, result::tryCancel));
+    return RX.awaitSingle(single.toFlowable());
   }
 
   /**
-   * Subscribes to {@code maybe} and waits for it, like {@link #await(Single)}.
+   * Subscribes to {@code maybe} and waits for it; suspends, and is cancelled, as
+   * {@link #await(Single)}.
    *
-   * @return the value, or {@code null} if the Maybe completed empty (use
-   *     {@link #awaitOrDefault} to tell an empty Maybe apart in code that wants a default)
+   * @param maybe the Maybe
+   * @param <T> the value type
+   * @return the value, or {@code null} if the Maybe completed empty
    * @throws RuntimeException as {@link #await(Single)}
    */
-  public static <T> T await(Maybe<? extends T> maybe) {
-    Objects.requireNonNull(maybe, "maybe");
-    Computation<T> result = Computation.create();
-    return awaitResult(result,
-        maybe.subscribe(result::tryReturn, result::tryCancel, () -> result.tryReturn(null)));
+  public static <T> T await(Maybe<T> maybe) {
+    return awaitOrDefault(maybe, null);
   }
 
   /**
-   * Subscribes to {@code maybe} and waits for it, like {@link #await(Single)}.
+   * Subscribes to {@code maybe} and waits for it; suspends, and is cancelled, as
+   * {@link #await(Single)}.
    *
+   * @param maybe the Maybe
+   * @param defaultValue the answer for an empty Maybe
+   * @param <T> the value type
    * @return the value, or {@code defaultValue} if the Maybe completed empty
    * @throws RuntimeException as {@link #await(Single)}
    */
-  public static <T> T awaitOrDefault(Maybe<? extends T> maybe, T defaultValue) {
-    T value = await(maybe);
-    return value == null ? defaultValue : value;
+  public static <T> T awaitOrDefault(Maybe<T> maybe, T defaultValue) {
+    Objects.requireNonNull(maybe, "maybe");
+    return RX.awaitSingleOrDefault(maybe.toFlowable(), defaultValue);
   }
 
   /**
-   * Subscribes to {@code completable} and waits until it completes, like
-   * {@link #await(Single)}.
+   * Subscribes to {@code completable} and waits until it completes; suspends, and is
+   * cancelled, as {@link #await(Single)}.
    *
+   * @param completable the Completable
    * @throws RuntimeException as {@link #await(Single)}
    */
   public static void await(Completable completable) {
     Objects.requireNonNull(completable, "completable");
-    Computation<Void> result = Computation.create();
-    awaitResult(result, completable.subscribe(() -> result.tryReturn(null), result::tryCancel));
+    RX.awaitFirstOrNull(completable.toFlowable());
   }
 
   /**
-   * Waits for the first item of {@code flowable} (requesting just one) and cancels the rest,
-   * like {@link #await(Single)}.
+   * Waits for the first item of {@code flowable} (requesting just one) and cancels the rest;
+   * suspends, and is cancelled, as {@link #await(Single)}.
    *
+   * @param flowable the items
+   * @param <T> the item type
+   * @return the first item
    * @throws NoSuchElementException if the Flowable completes without any item
    * @throws RuntimeException as {@link #await(Single)}
    */
-  public static <T> T awaitFirst(Flowable<? extends T> flowable) {
-    Objects.requireNonNull(flowable, "flowable");
-    return orNoSuchElement(await(flowable.take(1).firstElement()), "awaitFirst", "Flowable");
+  public static <T> T awaitFirst(Flowable<T> flowable) {
+    return RX.awaitFirst(flowable);
   }
 
   /**
-   * Waits for the last item of {@code flowable} (requesting all of them), like
+   * Like {@link #awaitFirst(Flowable)}, answering {@code null} for an empty Flowable.
+   *
+   * @param flowable the items
+   * @param <T> the item type
+   * @return the first item, or {@code null}
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitFirstOrNull(Flowable<T> flowable) {
+    return RX.awaitFirstOrNull(flowable);
+  }
+
+  /**
+   * Like {@link #awaitFirst(Flowable)}, answering {@code defaultValue} for an empty Flowable.
+   *
+   * @param flowable the items
+   * @param defaultValue the answer for an empty Flowable
+   * @param <T> the item type
+   * @return the first item, or {@code defaultValue}
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitFirstOrDefault(Flowable<T> flowable, T defaultValue) {
+    return RX.awaitFirstOrDefault(flowable, defaultValue);
+  }
+
+  /**
+   * Waits for the last item of {@code flowable} (requesting all of them); suspends, and is
+   * cancelled, as {@link #await(Single)}.
+   *
+   * @param flowable the items
+   * @param <T> the item type
+   * @return the last item
+   * @throws NoSuchElementException if the Flowable completes without any item
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitLast(Flowable<T> flowable) {
+    return RX.awaitLast(flowable);
+  }
+
+  /**
+   * Like {@link #awaitLast(Flowable)}, answering {@code null} for an empty Flowable.
+   *
+   * @param flowable the items
+   * @param <T> the item type
+   * @return the last item, or {@code null}
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitLastOrNull(Flowable<T> flowable) {
+    return RX.awaitLastOrNull(flowable);
+  }
+
+  /**
+   * Like {@link #awaitLast(Flowable)}, answering {@code defaultValue} for an empty Flowable.
+   *
+   * @param flowable the items
+   * @param defaultValue the answer for an empty Flowable
+   * @param <T> the item type
+   * @return the last item, or {@code defaultValue}
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitLastOrDefault(Flowable<T> flowable, T defaultValue) {
+    return RX.awaitLastOrDefault(flowable, defaultValue);
+  }
+
+  /**
+   * Waits for the only item of {@code flowable}; a second item cancels the subscription and
+   * fails the await. Suspends, and is cancelled, as {@link #await(Single)}.
+   *
+   * @param flowable the items
+   * @param <T> the item type
+   * @return the only item
+   * @throws NoSuchElementException if the Flowable completes without any item
+   * @throws IllegalArgumentException if it emits more than one item
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitSingle(Flowable<T> flowable) {
+    return RX.awaitSingle(flowable);
+  }
+
+  /**
+   * Like {@link #awaitSingle(Flowable)}, answering {@code null} for an empty Flowable.
+   *
+   * @param flowable the items
+   * @param <T> the item type
+   * @return the only item, or {@code null}
+   * @throws IllegalArgumentException if it emits more than one item
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitSingleOrNull(Flowable<T> flowable) {
+    return RX.awaitSingleOrNull(flowable);
+  }
+
+  /**
+   * Like {@link #awaitSingle(Flowable)}, answering {@code defaultValue} for an empty Flowable.
+   *
+   * @param flowable the items
+   * @param defaultValue the answer for an empty Flowable
+   * @param <T> the item type
+   * @return the only item, or {@code defaultValue}
+   * @throws IllegalArgumentException if it emits more than one item
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitSingleOrDefault(Flowable<T> flowable, T defaultValue) {
+    return RX.awaitSingleOrDefault(flowable, defaultValue);
+  }
+
+  /**
+   * An Observable as a Flowable for the shared layer: it has no backpressure, so what it
+   * sends beyond the demand is buffered (as {@code toFlowable(BUFFER)}); cancelling disposes it.
+   */
+  private static <T> Flowable<T> flowing(Observable<T> observable) {
+    return Objects.requireNonNull(observable, "observable").toFlowable(BackpressureStrategy.BUFFER);
+  }
+
+  /**
+   * Waits for the first item of {@code observable} and disposes it; suspends, and is
+   * cancelled, as {@link #await(Single)}.
+   *
+   * @param observable the items
+   * @param <T> the item type
+   * @return the first item
+   * @throws NoSuchElementException if the Observable completes without any item
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitFirst(Observable<T> observable) {
+    return RX.awaitFirst(flowing(observable));
+  }
+
+  /**
+   * Like {@link #awaitFirst(Observable)}, answering {@code null} for an empty Observable.
+   *
+   * @param observable the items
+   * @param <T> the item type
+   * @return the first item, or {@code null}
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitFirstOrNull(Observable<T> observable) {
+    return RX.awaitFirstOrNull(flowing(observable));
+  }
+
+  /**
+   * Like {@link #awaitFirst(Observable)}, answering {@code defaultValue} for an empty
+   * Observable.
+   *
+   * @param observable the items
+   * @param defaultValue the answer for an empty Observable
+   * @param <T> the item type
+   * @return the first item, or {@code defaultValue}
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitFirstOrDefault(Observable<T> observable, T defaultValue) {
+    return RX.awaitFirstOrDefault(flowing(observable), defaultValue);
+  }
+
+  /**
+   * Waits for the last item of {@code observable}; suspends, and is cancelled, as
    * {@link #await(Single)}.
    *
-   * @throws NoSuchElementException if the Flowable completes without any item
-   * @throws RuntimeException as {@link #await(Single)}
-   */
-  public static <T> T awaitLast(Flowable<? extends T> flowable) {
-    Objects.requireNonNull(flowable, "flowable");
-    return orNoSuchElement(await(flowable.lastElement()), "awaitLast", "Flowable");
-  }
-
-  /**
-   * Waits for the first item of {@code observable} and disposes it, like {@link #await(Single)}.
-   *
+   * @param observable the items
+   * @param <T> the item type
+   * @return the last item
    * @throws NoSuchElementException if the Observable completes without any item
    * @throws RuntimeException as {@link #await(Single)}
    */
-  public static <T> T awaitFirst(Observable<? extends T> observable) {
-    Objects.requireNonNull(observable, "observable");
-    return orNoSuchElement(await(observable.firstElement()), "awaitFirst", "Observable");
+  public static <T> T awaitLast(Observable<T> observable) {
+    return RX.awaitLast(flowing(observable));
   }
 
   /**
-   * Waits for the last item of {@code observable}, like {@link #await(Single)}.
+   * Like {@link #awaitLast(Observable)}, answering {@code null} for an empty Observable.
    *
-   * @throws NoSuchElementException if the Observable completes without any item
+   * @param observable the items
+   * @param <T> the item type
+   * @return the last item, or {@code null}
    * @throws RuntimeException as {@link #await(Single)}
    */
-  public static <T> T awaitLast(Observable<? extends T> observable) {
-    Objects.requireNonNull(observable, "observable");
-    return orNoSuchElement(await(observable.lastElement()), "awaitLast", "Observable");
+  public static <T> T awaitLastOrNull(Observable<T> observable) {
+    return RX.awaitLastOrNull(flowing(observable));
   }
 
   /**
-   * Subscribes to {@code flowable} and returns an iterator over its items for the calling fiber:
-   * {@code hasNext()} suspends while no item has arrived. Demand is bounded: {@code prefetch}
-   * items are requested at first, then more in batches as they are consumed, so at most
-   * {@code prefetch} items are ever buffered. Close the iterator (try-with-resources) to cancel
-   * the subscription early; {@code close()} is safe from any thread, and a consumer waiting in
-   * {@code hasNext()} then gets {@code false}. Cancelling the fiber while it waits cancels the
-   * subscription too. A failure the consumer never receives goes to
-   * {@link RxJavaPlugins#onError}; see {@link FiberIterator}.
+   * Like {@link #awaitLast(Observable)}, answering {@code defaultValue} for an empty
+   * Observable.
    *
+   * @param observable the items
+   * @param defaultValue the answer for an empty Observable
+   * @param <T> the item type
+   * @return the last item, or {@code defaultValue}
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitLastOrDefault(Observable<T> observable, T defaultValue) {
+    return RX.awaitLastOrDefault(flowing(observable), defaultValue);
+  }
+
+  /**
+   * Waits for the only item of {@code observable}; a second item disposes it and fails the
+   * await. Suspends, and is cancelled, as {@link #await(Single)}.
+   *
+   * @param observable the items
+   * @param <T> the item type
+   * @return the only item
+   * @throws NoSuchElementException if the Observable completes without any item
+   * @throws IllegalArgumentException if it emits more than one item
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitSingle(Observable<T> observable) {
+    return RX.awaitSingle(flowing(observable));
+  }
+
+  /**
+   * Like {@link #awaitSingle(Observable)}, answering {@code null} for an empty Observable.
+   *
+   * @param observable the items
+   * @param <T> the item type
+   * @return the only item, or {@code null}
+   * @throws IllegalArgumentException if it emits more than one item
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitSingleOrNull(Observable<T> observable) {
+    return RX.awaitSingleOrNull(flowing(observable));
+  }
+
+  /**
+   * Like {@link #awaitSingle(Observable)}, answering {@code defaultValue} for an empty
+   * Observable.
+   *
+   * @param observable the items
+   * @param defaultValue the answer for an empty Observable
+   * @param <T> the item type
+   * @return the only item, or {@code defaultValue}
+   * @throws IllegalArgumentException if it emits more than one item
+   * @throws RuntimeException as {@link #await(Single)}
+   */
+  public static <T> T awaitSingleOrDefault(Observable<T> observable, T defaultValue) {
+    return RX.awaitSingleOrDefault(flowing(observable), defaultValue);
+  }
+
+  /**
+   * Subscribes to {@code flowable} and returns an iterator over its items for the calling
+   * fiber, with bounded prefetch: {@code prefetch} items are requested at first, then, each time
+   * three quarters of them are taken, that many again (see {@link PublisherIterator}).
+   * {@code hasNext()} suspends the fiber (a plain thread blocks) while no item has arrived. Close
+   * it (try-with-resources) to cancel the subscription early; {@code close()} is safe from any
+   * thread, and a consumer waiting in {@code hasNext()} then gets {@code false}. A failure the
+   * consumer never receives goes to {@link RxJavaPlugins#onError}. Subscribes on the calling
+   * thread and does not wait.
+   *
+   * <p>Cancellation: cancelling the consumer fiber while it waits closes the iterator and
+   * throws the cancellation cause.
+   *
+   * @param flowable the items
    * @param prefetch how many items to request ahead, at least 1
+   * @param <T> the item type
+   * @return the iterator, an {@link Iterable} once and {@link AutoCloseable}
    * @throws IllegalArgumentException if {@code prefetch} is not positive
    * @throws NullPointerException if {@code flowable} is null
    */
-  public static <T> FiberIterator<T> iterate(Flowable<? extends T> flowable, int prefetch) {
-    Objects.requireNonNull(flowable, "flowable");
-    if (prefetch <= 0) {
-      throw new IllegalArgumentException(
-          "PicosRx.iterate: prefetch must be at least 1, was " + prefetch);
-    }
-    FiberIterator<T> iterator = new FiberIterator<>(prefetch);
-    flowable.subscribe(iterator.subscriber());
-    return iterator;
-  }
-
-  private static <T> T orNoSuchElement(T value, String verb, String type) {
-    if (value == null) {
-      throw new NoSuchElementException("PicosRx." + verb + ": the " + type
-          + " completed without emitting any item");
-    }
-    return value;
+  public static <T> PublisherIterator<T> iterate(Flowable<? extends T> flowable, int prefetch) {
+    return RX.iterate(flowable, prefetch);
   }
 
   /**
-   * Waits for {@code result}, which the subscription behind {@code upstream} completes. If the
-   * waiting fiber is cancelled (or cannot wait at all), disposes {@code upstream} and throws.
+   * {@link #iterate(Flowable, int)} with {@link #DEFAULT_PREFETCH}.
+   *
+   * @param flowable the items
+   * @param <T> the item type
+   * @return the iterator
+   * @throws NullPointerException if {@code flowable} is null
    */
-  private static <T> T awaitResult(Computation<T> result, Disposable upstream) {
-    if (result.isRunning()) {
-      Trigger trigger = Trigger.create();
-      if (result.tryAttach(trigger)) {
-        Throwable cancel;
-        try {
-          cancel = trigger.await();
-        } catch (RuntimeException | Error cannotWait) {
-          result.detach(trigger);
-          upstream.dispose();
-          throw cannotWait;
-        }
-        if (cancel != null) {
-          result.detach(trigger);
-          upstream.dispose();
-          throw Computation.unchecked(cancel);
-        }
+  public static <T> PublisherIterator<T> iterate(Flowable<? extends T> flowable) {
+    return iterate(flowable, DEFAULT_PREFETCH);
+  }
+
+  /**
+   * Subscribes to {@code observable} and returns an iterator over its items, as
+   * {@link #iterate(Flowable, int)} does. An Observable has no backpressure: {@code prefetch}
+   * paces the requests, but what the Observable sends ahead of them is buffered (as
+   * {@code toFlowable(BackpressureStrategy.BUFFER)}); closing disposes it. Cancelled as
+   * {@code iterate(Flowable, int)}.
+   *
+   * @param observable the items
+   * @param prefetch how many items to request ahead, at least 1
+   * @param <T> the item type
+   * @return the iterator
+   * @throws IllegalArgumentException if {@code prefetch} is not positive
+   * @throws NullPointerException if {@code observable} is null
+   */
+  public static <T> PublisherIterator<T> iterate(Observable<? extends T> observable, int prefetch) {
+    return RX.iterate(flowing(observable), prefetch);
+  }
+
+  /**
+   * {@link #iterate(Observable, int)} with {@link #DEFAULT_PREFETCH}.
+   *
+   * @param observable the items
+   * @param <T> the item type
+   * @return the iterator
+   * @throws NullPointerException if {@code observable} is null
+   */
+  public static <T> PublisherIterator<T> iterate(Observable<? extends T> observable) {
+    return iterate(observable, DEFAULT_PREFETCH);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Computations as Rx sources
+
+  /**
+   * A cold {@link Single} of {@code computation}'s outcome: each subscriber gets its value, or
+   * its cancellation cause or failure (the same object); a {@code null} value fails it with a
+   * {@link NullPointerException} (use {@link #toMaybe}). Nothing blocks; a computation already
+   * completed answers at once. The rule of {@code PicosFutures.toFuture}: disposing the
+   * subscription before the computation completes cancels the computation with a
+   * {@link CancellationException} saying so; with a shared computation (a scope's) that cancels
+   * all of it.
+   *
+   * <p>Threading: the subscriber is signalled by the thread that completes the computation, or
+   * by the subscribing thread if it is already complete.
+   *
+   * @param computation the computation to follow
+   * @param <T> the value type
+   * @return the Single
+   * @throws NullPointerException if {@code computation} is null
+   */
+  public static <T> Single<T> toSingle(Computation<T> computation) {
+    Objects.requireNonNull(computation, "computation");
+    return Single.create(emitter -> follow(computation, "Single", emitter::setCancellable,
+        value -> {
+          if (value == null) {
+            emitter.onError(new NullPointerException("PicosRx.toSingle: the computation returned"
+                + " null, which a Single cannot emit; use PicosRx.toMaybe"));
+          } else {
+            emitter.onSuccess(value);
+          }
+        }, emitter::tryOnError));
+  }
+
+  /**
+   * A cold {@link Maybe} of {@code computation}'s outcome, empty for a {@code null} value;
+   * otherwise as {@link #toSingle}, whose cancellation rule and threading it shares.
+   *
+   * @param computation the computation to follow
+   * @param <T> the value type
+   * @return the Maybe
+   * @throws NullPointerException if {@code computation} is null
+   */
+  public static <T> Maybe<T> toMaybe(Computation<T> computation) {
+    Objects.requireNonNull(computation, "computation");
+    return Maybe.create(emitter -> follow(computation, "Maybe", emitter::setCancellable,
+        value -> {
+          if (value == null) {
+            emitter.onComplete();
+          } else {
+            emitter.onSuccess(value);
+          }
+        }, emitter::tryOnError));
+  }
+
+  /**
+   * A cold {@link Completable} that completes when {@code computation} returns (its value
+   * ignored) and fails with its cancellation cause or failure; otherwise as {@link #toSingle},
+   * whose cancellation rule and threading it shares.
+   *
+   * @param computation the computation to follow
+   * @return the Completable
+   * @throws NullPointerException if {@code computation} is null
+   */
+  public static Completable toCompletable(Computation<?> computation) {
+    Objects.requireNonNull(computation, "computation");
+    return Completable.create(emitter -> follow(computation, "Completable",
+        emitter::setCancellable, value -> emitter.onComplete(), emitter::tryOnError));
+  }
+
+  /** Hands the computation's outcome to a create() emitter; its disposal cancels it. */
+  private static <T> void follow(Computation<T> computation, String what,
+      Consumer<Cancellable> setCancellable, Consumer<? super T> onValue,
+      Predicate<Throwable> tryOnError) {
+    setCancellable.accept(() -> {
+      if (computation.isRunning()) {
+        computation.tryCancel(new CancellationException("The " + what + " subscriber of this"
+            + " computation (PicosRx.to" + what + ") disposed its subscription"));
       }
-    }
-    return result.resultNow();
+    });
+    computation.whenDone(() -> {
+      Throwable failure = computation.canceled();
+      if (failure == null) {
+        onValue.accept(computation.resultNow());
+      } else {
+        tryOnError.test(failure);
+      }
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -690,14 +951,6 @@ public final class PicosRx {
   /** The cause a disposed subscription cancels its fiber with. */
   static CancellationException disposed(String what) {
     return new CancellationException(what + " subscription disposed by its subscriber");
-  }
-
-  /** Throws the token's cancellation cause, if it has one. */
-  static void throwIfCanceled(Computation<?> token) {
-    Throwable cause = token.canceled();
-    if (cause != null) {
-      throw Computation.unchecked(cause);
-    }
   }
 
   /** Hands {@code failure} to the subscriber, or to RxJavaPlugins if it has gone. */

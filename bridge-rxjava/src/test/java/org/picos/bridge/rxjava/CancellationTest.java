@@ -75,13 +75,13 @@ class CancellationTest {
     FLOWABLE {
       @Override
       void subscribe(Scheduler s, Callable<Integer> body, Recorder r) {
-        PicosRx.<Integer>flowable(s, e -> e.emit(body.call())).subscribe((FlowableSubscriber<Integer>) r);
+        PicosRx.<Integer>flowable(s, e -> e.next(body.call())).subscribe((FlowableSubscriber<Integer>) r);
       }
     },
     OBSERVABLE {
       @Override
       void subscribe(Scheduler s, Callable<Integer> body, Recorder r) {
-        PicosRx.<Integer>observable(s, e -> e.emit(body.call())).subscribe((Observer<Integer>) r);
+        PicosRx.<Integer>observable(s, e -> e.next(body.call())).subscribe((Observer<Integer>) r);
       }
     };
 

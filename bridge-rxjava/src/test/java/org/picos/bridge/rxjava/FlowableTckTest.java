@@ -40,7 +40,7 @@ public class FlowableTckTest extends PublisherVerification<Long> {
   static Flowable<Long> counting(long elements) {
     return PicosRx.flowable(emitter -> {
       for (long i = 0; i < elements; i++) {
-        emitter.emit(i);
+        emitter.next(i);
       }
     });
   }

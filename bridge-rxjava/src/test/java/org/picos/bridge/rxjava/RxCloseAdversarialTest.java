@@ -1,5 +1,6 @@
 package org.picos.bridge.rxjava;
 
+import org.picos.reactive.PublisherIterator;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.reactivex.rxjava3.core.Flowable;
@@ -66,7 +67,7 @@ class RxCloseAdversarialTest {
   }
 
   /**
-   * A fiber waiting in FiberIterator.hasNext() when its scheduler closes: hasNext throws the
+   * A fiber waiting in PublisherIterator.hasNext() when its scheduler closes: hasNext throws the
    * close and the subscription is cancelled.
    */
   @Test
@@ -78,7 +79,7 @@ class RxCloseAdversarialTest {
         .doOnSubscribe(s -> subscribed.countDown())
         .doOnCancel(cancelled::countDown);
     Computation<Boolean> consumer = carrier.scheduler.start(() -> {
-      try (FiberIterator<Integer> it = PicosRx.iterate(never, 4)) {
+      try (PublisherIterator<Integer> it = PicosRx.iterate(never, 4)) {
         return it.hasNext();
       }
     });

@@ -39,11 +39,11 @@ import reactor.util.context.Context;
  *       ({@link Computation#attachCanceler}).</li>
  * </ul>
  */
-final class FiberScheduler implements Scheduler {
+final class ReactorSchedulerOnPicos implements Scheduler {
   private final org.picos.Scheduler picos;
   private volatile boolean disposed;
 
-  FiberScheduler(org.picos.Scheduler picos) {
+  ReactorSchedulerOnPicos(org.picos.Scheduler picos) {
     this.picos = picos;
   }
 
@@ -209,8 +209,8 @@ final class FiberScheduler implements Scheduler {
     }
 
     private FiberTask track(FiberTask t) {
-      if (isDisposed() || FiberScheduler.this.isDisposed()) {
-        throw Exceptions.failWithRejected("Worker of " + FiberScheduler.this + " is disposed");
+      if (isDisposed() || ReactorSchedulerOnPicos.this.isDisposed()) {
+        throw Exceptions.failWithRejected("Worker of " + ReactorSchedulerOnPicos.this + " is disposed");
       }
       t.canceler = Computation.attachCanceler(scope, t.token);
       t.token.whenDone(() -> scope.detach(t.canceler));

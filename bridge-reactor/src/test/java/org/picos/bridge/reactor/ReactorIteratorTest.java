@@ -1,5 +1,6 @@
-package org.picos.bridge.rxjava;
+package org.picos.bridge.reactor;
 
+import org.picos.reactive.PublisherIterator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -20,19 +22,21 @@ import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.sched.Schedulers;
-import io.reactivex.rxjava3.core.Flowable;
-import org.reactivestreams.Subscriber;
 import org.reactivestreams.Subscription;
+import reactor.core.CoreSubscriber;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Operators;
+import reactor.util.context.Context;
 
 /**
- * {@link FiberIterator}'s close semantics: a close from any thread wakes the consumer (whose
+ * {@link PublisherIterator}'s close semantics: a close from any thread wakes the consumer (whose
  * {@code hasNext()} then answers {@code false}), and an upstream error the consumer never
  * receives (it arrived after the close, or before it but was never thrown) reaches
- * {@code RxJavaPlugins.onError} exactly once. bridge-reactor's FluxIteratorTest checks the
- * same of its iterator.
+ * {@code Hooks.onErrorDropped} exactly once. bridge-rxjava's RxIteratorTest checks the same
+ * of its iterator.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-class FiberIteratorTest {
+class ReactorIteratorTest {
   private static final int RACES = 500;
 
   private final Scheduler fifo = Schedulers.fifo();
@@ -44,13 +48,13 @@ class FiberIteratorTest {
     multi.close();
   }
 
-  /** A Flowable driven by hand that, like a misbehaving source, ignores cancellation. */
-  static final class Manual<T> extends Flowable<T> {
-    volatile Subscriber<? super T> subscriber;
+  /** A Flux driven by hand that, like a misbehaving source, ignores cancellation. */
+  static final class Manual<T> extends Flux<T> {
+    volatile CoreSubscriber<? super T> subscriber;
     final AtomicInteger cancels = new AtomicInteger();
 
     @Override
-    protected void subscribeActual(Subscriber<? super T> actual) {
+    public void subscribe(CoreSubscriber<? super T> actual) {
       subscriber = actual;
       actual.onSubscribe(new Subscription() {
         @Override
@@ -74,75 +78,81 @@ class FiberIteratorTest {
 
   @Test
   void anErrorAfterCloseGoesToTheHook() {
-    try (TestSupport.Reported dropped = new TestSupport.Reported()) {
+    TestSupport.withDroppedErrors(dropped -> {
       Manual<Integer> source = new Manual<>();
-      FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
       it.close();
       IllegalStateException late = new IllegalStateException("after close");
       source.subscriber.onError(late);
-      assertEquals(List.of(late), dropped.errors);
+      assertEquals(List.of(late), dropped.all());
       assertFalse(it.hasNext());
       assertEquals(1, source.cancels.get());
-    }
+    });
   }
 
   @Test
   void anErrorThatArrivedButWasNeverThrownGoesToTheHookOnClose() {
-    try (TestSupport.Reported dropped = new TestSupport.Reported()) {
+    TestSupport.withDroppedErrors(dropped -> {
       Manual<Integer> source = new Manual<>();
-      FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
       IllegalStateException unread = new IllegalStateException("behind an item");
       source.subscriber.onNext(1);
       source.subscriber.onError(unread);
       assertEquals(1, it.next());
-      assertEquals(List.of(), dropped.errors);
+      assertEquals(List.of(), dropped.all());
       it.close(); // the consumer stops before reaching the error
-      assertEquals(List.of(unread), dropped.errors);
+      assertEquals(List.of(unread), dropped.all());
       it.close();
-      assertEquals(List.of(unread), dropped.errors, "reported once");
-    }
+      assertEquals(List.of(unread), dropped.all(), "reported once");
+    });
   }
 
   @Test
   void anErrorThrownByHasNextIsNotReportedAgainOnClose() {
-    try (TestSupport.Reported dropped = new TestSupport.Reported()) {
+    TestSupport.withDroppedErrors(dropped -> {
       Manual<Integer> source = new Manual<>();
-      FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
       IllegalStateException failure = new IllegalStateException("thrown");
       source.subscriber.onError(failure);
       assertSame(failure, assertThrows(IllegalStateException.class, it::hasNext));
       it.close();
       assertFalse(it.hasNext());
-      assertEquals(List.of(), dropped.errors);
-    }
+      assertEquals(List.of(), dropped.all());
+    });
   }
 
   @Test
-  void itemsBufferedAtCloseOrArrivingAfterItAreDroppedSilently() {
-    try (TestSupport.Reported dropped = new TestSupport.Reported()) {
+  void itemsBufferedAtCloseOrArrivingAfterItGoToTheDiscardHook() {
+    List<Object> discarded = new CopyOnWriteArrayList<>();
+    // The iterator subscribes with the context of the fiber's subscriber: the discard hook
+    // comes from there.
+    PicosReactor.mono(fifo, () -> {
       Manual<Integer> source = new Manual<>();
-      FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
       source.subscriber.onNext(1);
       source.subscriber.onNext(2);
-      assertTrue(it.hasNext());
-      it.close();
-      assertEquals(1, it.next(), "the element hasNext() answered for is still returned");
       source.subscriber.onNext(3);
+      assertEquals(1, it.next());
+      it.close();
+      assertEquals(List.of(2, 3), discarded);
+      source.subscriber.onNext(4);
+      assertEquals(List.of(2, 3, 4), discarded);
       assertFalse(it.hasNext());
       assertThrows(NoSuchElementException.class, it::next);
-      assertEquals(List.of(), dropped.errors, "RxJava has no hook for items");
-    }
+      return "checked";
+    }).contextWrite(Operators.enableOnDiscard(Context.empty(), discarded::add)).block();
+    assertEquals(List.of(2, 3, 4), discarded);
   }
 
   @Test
   void closingFromAnotherThreadWakesAFiberWaitingInHasNext() {
     Manual<Integer> source = new Manual<>();
-    AtomicReference<FiberIterator<Integer>> iterator = new AtomicReference<>();
+    AtomicReference<PublisherIterator<Integer>> iterator = new AtomicReference<>();
     CountDownLatch waiting = new CountDownLatch(1);
     CountDownLatch answered = new CountDownLatch(1);
     AtomicReference<Object> outcome = new AtomicReference<>();
     fifo.start(() -> {
-      FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+      PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
       iterator.set(it);
       // fifo has one thread: this child runs once the consumer has suspended in hasNext().
       Fiber.spawn(() -> {
@@ -167,12 +177,12 @@ class FiberIteratorTest {
 
   @Test
   void closeRacingAnErrorReportsItExactlyOnce() {
-    try (TestSupport.Reported dropped = new TestSupport.Reported()) {
+    TestSupport.withDroppedErrors(dropped -> {
       int thrown = 0;
       for (int round = 0; round < RACES; round++) {
-        int before = dropped.errors.size();
+        int before = dropped.all().size();
         Manual<Integer> source = new Manual<>();
-        FiberIterator<Integer> it = PicosRx.iterate(source, 4);
+        PublisherIterator<Integer> it = PicosReactor.iterate(source, 4);
         IllegalStateException failure = new IllegalStateException("round " + round);
         CountDownLatch answered = new CountDownLatch(1);
         AtomicReference<Object> outcome = new AtomicReference<>();
@@ -197,7 +207,7 @@ class FiberIteratorTest {
         });
         await(ready, "the failing thread started");
         go.set(true);
-        TestSupport.jitter(round);
+        CancellationTest.jitter(round);
         it.close();
         await(answered, "hasNext() answered");
         try {
@@ -205,7 +215,7 @@ class FiberIteratorTest {
         } catch (InterruptedException e) {
           throw new AssertionError(e);
         }
-        List<Throwable> reported = dropped.errors.subList(before, dropped.errors.size());
+        List<Throwable> reported = dropped.all().subList(before, dropped.all().size());
         Object o = outcome.get();
         int seen = o == failure ? 1 : 0;
         assertTrue(o == failure || Boolean.FALSE.equals(o), "round " + round + ": " + o);
@@ -214,17 +224,17 @@ class FiberIteratorTest {
         thrown += seen;
       }
       assertTrue(thrown <= RACES);
-    }
+    });
   }
 
   @Test
   void closingFromAnotherThreadWhileTheFiberIteratesEndsTheIteration() {
     for (int round = 0; round < RACES / 10; round++) {
       AtomicInteger cancels = new AtomicInteger();
-      Flowable<Integer> endless = Flowable.range(0, Integer.MAX_VALUE)
-          .subscribeOn(io.reactivex.rxjava3.schedulers.Schedulers.computation())
+      Flux<Integer> endless = Flux.range(0, Integer.MAX_VALUE)
+          .subscribeOn(reactor.core.scheduler.Schedulers.parallel())
           .doOnCancel(cancels::incrementAndGet);
-      FiberIterator<Integer> it = PicosRx.iterate(endless, 8);
+      PublisherIterator<Integer> it = PicosReactor.iterate(endless, 8);
       CountDownLatch first = new CountDownLatch(1);
       Computation<Integer> consumer = multi.start(() -> {
         int n = 0;
@@ -245,7 +255,7 @@ class FiberIteratorTest {
 
   @Test
   void iteratorCanBeTakenOnce() {
-    FiberIterator<Integer> it = PicosRx.iterate(Flowable.just(1), 1);
+    PublisherIterator<Integer> it = PicosReactor.iterate(Flux.just(1), 1);
     assertSame(it, it.iterator());
     assertThrows(IllegalStateException.class, it::iterator);
   }
