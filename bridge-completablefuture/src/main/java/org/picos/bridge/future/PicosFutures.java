@@ -18,6 +18,7 @@ import org.picos.Scheduler;
 import org.picos.spi.HostCache;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
+import org.picos.spi.BlockingGuards;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
 import org.picos.spi.Support;
@@ -473,6 +474,7 @@ public final class PicosFutures {
    */
   public static <T> T await(CompletionStage<T> stage) {
     Objects.requireNonNull(stage, "PicosFutures.await: stage must not be null");
+    BlockingGuards.check(); // on entry: a refused thread is refused even when the stage is done
     if (stage.getClass() == CompletableFuture.class) {
       // Fast path: a plain CompletableFuture that already has its value answers without a
       // trigger or callback, as the general path would (a signalled trigger returns at once,

@@ -517,7 +517,7 @@ public final class PicosRx {
         }
       }
     }
-    return result.resultNow();
+    return result.await(); // done by now; its await refuses a thread that must not block
   }
 
   // ---------------------------------------------------------------------------------------
