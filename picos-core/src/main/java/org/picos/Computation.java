@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletionException;
+import org.picos.spi.BlockingGuards;
 
 /**
  * A cancellable computation with a result: the cancellation token of fibers and the meeting
@@ -255,14 +256,26 @@ public final class Computation<T> {
    *
    * <p>Cancellation: if the <em>awaiting</em> fiber is cancelled while waiting, its trigger is
    * detached and the fiber's own cause is thrown, even if this computation completed meanwhile.
+   *
+   * <p>Outside a fiber, a thread that must not block (an event loop, a Reactor non-blocking
+   * thread: see {@link BlockingGuards}) is refused on entry, even when the computation has
+   * already completed.
+   *
+   * @return the value the computation returned
+   * @throws RuntimeException its cause (a checked one wrapped in a {@link CompletionException}),
+   *     or the awaiting fiber's cancellation cause
+   * @throws IllegalStateException if the fiber cannot suspend, or the calling thread must not
+   *     block (the message names the host and what to do)
    */
   public T await() {
     if (state instanceof Running) {
       Trigger trigger = Trigger.create();
       if (tryAttach(trigger)) {
-        trigger.awaitOrAbandon(() -> detach(trigger));
+        trigger.awaitOrAbandon(() -> detach(trigger)); // the trigger's await checks the guards
+        return resultNow();
       }
     }
+    BlockingGuards.check(); // a refused thread is refused even when the result is there
     return resultNow();
   }
 

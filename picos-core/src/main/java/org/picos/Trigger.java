@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
+import org.picos.spi.BlockingGuards;
 
 /**
  * A one-shot awaitable signal: the one thing a fiber ever suspends on.
@@ -155,7 +156,9 @@ public final class Trigger {
   /**
    * Suspends the current fiber until the trigger is signalled, or until the fiber is cancelled.
    * Only the trigger's owner may await it, once. An already signalled trigger returns
-   * {@code null} at once, without suspending and without checking cancellation.
+   * {@code null} at once, without suspending and without checking cancellation (but, outside a
+   * fiber, after the {@linkplain BlockingGuards blocking guards}: a thread that must not block is
+   * refused whether or not the trigger is signalled).
    *
    * <p>Outside any scheduler the calling thread (platform or virtual) blocks instead; that is a
    * deliberate difference from OCaml Picos, which raises there, so that every library written
@@ -170,6 +173,7 @@ public final class Trigger {
   public Throwable await() {
     Object s = state;
     if (s == SIGNALED) {
+      BlockingGuards.check(); // a refused thread is refused whatever the state
       return null;
     }
     if (s != null) {

@@ -135,7 +135,7 @@ class TriggerAndComputationTest {
       assertSame(broken, cause.getSuppressed()[0]);
       // a refused wait: a plain thread that must not block
       AtomicInteger refusedCleanUps = new AtomicInteger();
-      Runnable guard = () -> {
+      org.picos.spi.BlockingGuard guard = () -> {
         throw new IllegalStateException("this thread must not block");
       };
       org.picos.spi.BlockingGuards.add(guard);

@@ -21,6 +21,7 @@ import org.picos.spi.Handler;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.Trigger;
+import org.picos.spi.BlockingGuard;
 import org.picos.spi.BlockingGuards;
 
 /** Behaviour of the core schedulers beyond the compatibility kit: misuse, pinning, hosts. */
@@ -286,7 +287,7 @@ class SchedulerBehaviourTest {
 
   @Test
   void blockingGuardsRefuseBlockingOnGuardedThreads() throws Exception {
-    Runnable guard = () -> {
+    BlockingGuard guard = () -> {
       if (Thread.currentThread().getName().equals("no-blocking-here")) {
         throw new IllegalStateException("this thread must not block: use a fiber");
       }

@@ -4,6 +4,7 @@ import java.util.NoSuchElementException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.picos.Computation;
 import org.picos.Trigger;
+import org.picos.spi.BlockingGuards;
 import org.reactivestreams.Publisher;
 import org.reactivestreams.Subscriber;
 import org.reactivestreams.Subscription;
@@ -50,6 +51,7 @@ final class AwaitSubscriber<T> implements Subscriber<T> {
    * SINGLE that saw two elements, or the awaiting fiber's cancellation cause.
    */
   static Object await(Publisher<?> publisher, Mode mode, String verb, ReactiveHooks hooks) {
+    BlockingGuards.check(); // on entry, before subscribing: refused even when the answer is ready
     @SuppressWarnings({"unchecked", "rawtypes"})
     AwaitSubscriber<Object> s = new AwaitSubscriber<>(mode, verb, hooks);
     @SuppressWarnings("unchecked")

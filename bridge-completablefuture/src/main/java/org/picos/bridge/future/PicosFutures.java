@@ -18,6 +18,7 @@ import org.picos.Scheduler;
 import org.picos.spi.Handover;
 import org.picos.spi.HostCache;
 import org.picos.SchedulerClosedException;
+import org.picos.spi.BlockingGuards;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
 import org.picos.spi.Support;
@@ -530,6 +531,7 @@ public final class PicosFutures {
 
   /** Both awaits: the stage's outcome goes through a {@link Handover} to the waiting fiber. */
   private static <T> T awaitReleasing(CompletionStage<T> stage, Consumer<? super T> release) {
+    BlockingGuards.check(); // on entry: a refused thread is refused even when the stage is done
     if (stage.getClass() == CompletableFuture.class) {
       // Fast path: a plain CompletableFuture that already has its value answers without a
       // callback, as the general path would (a completed handover answers at once, without a

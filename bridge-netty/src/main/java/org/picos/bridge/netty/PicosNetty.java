@@ -71,9 +71,11 @@ import org.picos.spi.BlockingGuards;
  * <h2>Blocking on a loop thread is refused</h2>
  * Code that is not in a fiber blocks its thread when it awaits a Picos trigger or computation.
  * On an event-loop thread that would deadlock the loop, which must itself run whatever the wait
- * is for. Once this class is initialized (any use of the bridge does it), such a wait throws a
- * {@link BlockingOperationException} (an {@link IllegalStateException}) that says to await in a
- * fiber instead. Fibers on the loop are never affected: they suspend rather than block.
+ * is for. With this jar on the class path (its {@link NettyBlockingGuard} is found by
+ * {@link java.util.ServiceLoader}), every such wait throws a {@link BlockingOperationException}
+ * (an {@link IllegalStateException}) that says to await in a fiber instead, on entry, even when
+ * the result is already there. Fibers on the loop are never affected: they suspend rather than
+ * block.
  *
  * <h2>Shutdown</h2>
  * When an event loop starts shutting down ({@code shutdownGracefully()}, of it or of its
@@ -95,10 +97,6 @@ import org.picos.spi.BlockingGuards;
  * lost.
  */
 public final class PicosNetty {
-  static {
-    BlockingGuards.add(PicosNetty::refuseBlockingOnEventLoop);
-  }
-
   private PicosNetty() {}
 
   // ---------------------------------------------------------------------------------------
@@ -385,6 +383,7 @@ public final class PicosNetty {
    */
   public static <T> T await(Future<T> future) {
     Objects.requireNonNull(future, "future");
+    BlockingGuards.check();
     if (!future.isDone()) {
       Trigger done = Trigger.create();
       GenericFutureListener<Future<T>> wake = f -> done.signal();
@@ -428,20 +427,5 @@ public final class PicosNetty {
    */
   public static ChannelHandler fiberPerChannel(FiberChannel.Handler handler) {
     return FiberChannel.installer(Objects.requireNonNull(handler, "handler"));
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // The blocking guard
-
-  private static void refuseBlockingOnEventLoop() {
-    EventExecutor current = ThreadExecutorMap.currentExecutor();
-    if (current instanceof EventLoop && current.inEventLoop()) {
-      throw new BlockingOperationException("A blocking wait on the Netty event-loop thread "
-          + Thread.currentThread().getName() + " outside a fiber would deadlock the loop, which"
-          + " must itself run what the wait is for. Await inside a fiber on the loop instead:"
-          + " start one with PicosNetty.scheduler(eventLoop).start(...), or handle the channel"
-          + " with PicosNetty.fiberPerChannel(...); or await from a thread that is not an event"
-          + " loop.");
-    }
   }
 }

@@ -24,7 +24,6 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Operators;
 import reactor.util.context.Context;
 import reactor.util.context.ContextView;
-import org.picos.spi.BlockingGuards;
 import org.picos.spi.Timer;
 
 /**
@@ -67,12 +66,6 @@ import org.picos.spi.Timer;
 public final class PicosReactor {
   /** The subscriber's context of the fiber started by mono/flux; unset elsewhere. */
   static final FiberLocal<ContextView> CONTEXT = FiberLocal.create();
-
-  static {
-    // Any Picos wait on a Reactor non-blocking thread outside a fiber (a Mutex, a channel, a
-    // Computation.await from an operator) is refused as block() would be, not just ours.
-    BlockingGuards.add(() -> checkMayBlock("A Picos wait outside a fiber"));
-  }
 
   private PicosReactor() {}
 

@@ -30,6 +30,7 @@ import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.sched.Schedulers;
+import org.picos.spi.BlockingGuard;
 import org.picos.spi.BlockingGuards;
 
 /** Rx sources awaited from fibers (and from plain threads). */
@@ -150,7 +151,7 @@ class AwaitTest {
   @Test
   void aThreadThatMustNotBlockGetsAClearErrorAndTheUpstreamIsDisposed() throws Exception {
     Thread loop = Thread.currentThread();
-    Runnable guard = () -> {
+    BlockingGuard guard = () -> {
       if (Thread.currentThread() == loop) {
         throw new IllegalStateException("this thread is an event loop: await in a fiber instead");
       }

@@ -97,10 +97,11 @@ import org.picos.spi.Timer;
  * Nothing stays suspended forever. No scheduler here polls: each is told by a close hook.
  *
  * <h2>Never block the event loop</h2>
- * Loading this class registers a {@linkplain BlockingGuards blocking guard}: a Picos wait
- * ({@code Computation.await}, {@link #await(Future)}, a mutex, a channel, ...) called on a Vert.x
- * event-loop thread <em>outside</em> a fiber throws an {@link IllegalStateException} saying to run
- * the code in a fiber, instead of blocking (and possibly deadlocking) the loop. Waits inside
+ * This jar registers a {@linkplain BlockingGuards blocking guard} as a service
+ * ({@link VertxBlockingGuard}): a Picos wait ({@code Computation.await}, {@link #await(Future)},
+ * a mutex, a channel, ...) called on a Vert.x event-loop thread <em>outside</em> a fiber throws
+ * an {@link IllegalStateException} saying to run the code in a fiber, instead of blocking (and
+ * possibly deadlocking) the loop; it is refused on entry, even when the result is already there. Waits inside
  * fibers suspend and are always allowed.
  *
  * <h2>Failures</h2>
@@ -113,14 +114,8 @@ public final class PicosVertx {
   /** Items fetched at a time by {@link #iterate(ReadStream)}. */
   public static final int DEFAULT_PREFETCH = 16;
 
-  private static final Runnable EVENT_LOOP_GUARD = PicosVertx::refuseBlockingOnEventLoop;
-
   /** The release of {@link #await(Future)}: a value nobody takes is simply dropped. */
   private static final Consumer<Object> NO_RELEASE = value -> {};
-
-  static {
-    BlockingGuards.add(EVENT_LOOP_GUARD);
-  }
 
   /** Key of a deployment's scheduler in its context's local data; see {@link #schedulerOf}. */
   private static final Object SCHEDULER_KEY = new Object();
@@ -459,8 +454,8 @@ public final class PicosVertx {
    * @return the future's value
    * @throws RuntimeException the future's failure (checked ones wrapped), or the fiber's
    *     cancellation cause
-   * @throws IllegalStateException on a Vert.x event-loop thread outside a fiber, when the future
-   *     has not completed (the message says to use a fiber)
+   * @throws IllegalStateException on a Vert.x event-loop thread outside a fiber, even when the
+   *     future has completed (the message says to use a fiber)
    * @throws NullPointerException if {@code future} is null
    */
   public static <T> T await(Future<T> future) {
@@ -516,6 +511,7 @@ public final class PicosVertx {
    * failing release is reported to the awaiting code's context, if it has one.
    */
   private static <T> T awaitReleasing(Future<T> future, Consumer<? super T> release) {
+    BlockingGuards.check(); // on entry: a refused thread is refused even when the future is done
     if (future.isComplete()) {
       if (future.succeeded()) {
         return future.result();
@@ -868,17 +864,6 @@ public final class PicosVertx {
     String deployment = ctx.deploymentID();
     return ctx.threadingModel() + " context" + (deployment == null ? "" : " of deployment " + deployment)
         + (ctx.isDuplicate() ? " (duplicate)" : "") + "@" + Integer.toHexString(System.identityHashCode(ctx));
-  }
-
-  private static void refuseBlockingOnEventLoop() {
-    if (Context.isOnEventLoopThread()) {
-      throw new IllegalStateException("A Picos wait was called outside a fiber on the Vert.x event-loop"
-          + " thread " + Thread.currentThread().getName() + ": blocking it would stall every handler of"
-          + " the loop (and deadlock if the awaited result needs this loop). Run this code in a fiber"
-          + " on the context: PicosVertx.future(Vertx.currentContext(), () -> ...), a scheduler from"
-          + " PicosVertx.scheduler(context), or a FiberVerticle; there the wait suspends the fiber"
-          + " instead.");
-    }
   }
 
   // ---------------------------------------------------------------------------------------

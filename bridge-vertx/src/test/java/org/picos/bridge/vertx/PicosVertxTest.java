@@ -274,11 +274,11 @@ class PicosVertxTest {
   }
 
   @Test
-  void awaitKeepsTheFailureTypeAndCompletedFuturesAnswerAtOnceEvenOnTheEventLoop() throws Exception {
+  void awaitKeepsTheFailureTypeAndCompletedFuturesAnswerAtOnceInAFiberOnTheEventLoop() throws Exception {
     IllegalStateException unchecked = new IllegalStateException("unchecked");
     IOException checked = new IOException("checked");
     Context ctx = vertx.getOrCreateContext();
-    List<Object> outcomes = get(Future.<List<Object>>future(p -> ctx.runOnContext(v -> {
+    List<Object> outcomes = get(PicosVertx.future(ctx, () -> {
       List<Object> list = new ArrayList<>();
       list.add(PicosVertx.await(Future.succeededFuture("done")));
       try {
@@ -291,8 +291,8 @@ class PicosVertxTest {
       } catch (CompletionException e) {
         list.add(e.getCause());
       }
-      p.complete(list);
-    })));
+      return list;
+    }));
     assertEquals(List.of("done", unchecked, checked), outcomes);
 
     Scheduler s = PicosVertx.newScheduler(ctx);

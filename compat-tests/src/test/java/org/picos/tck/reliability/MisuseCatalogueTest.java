@@ -144,6 +144,47 @@ class MisuseCatalogueTest {
     refused(IllegalStateException.class, waiting::block, "a Reactor non-blocking thread", "call it from a fiber");
   }
 
+  /**
+   * The fast path is guarded too: a wait whose result is already there is refused on a thread
+   * that must not block, every time, and each host gives its own advice (a Vert.x loop is also a
+   * Netty loop, and PicosNetty is loaded here: Vert.x's advice still wins).
+   */
+  @Test
+  void fastPathWaitsOnNonBlockingThreadsAreRefusedEveryTimeWithTheirHostsAdvice() throws Exception {
+    Computation<Integer> done = Computation.create();
+    done.tryReturn(1);
+    Vertx vertx = Vertx.vertx();
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    try {
+      PicosNetty.newScheduler(group).close(); // Netty's bridge is loaded, and must not answer on Vert.x
+      for (int i = 0; i < 200; i++) {
+        Computation<Throwable> onVertx = Computation.create();
+        vertx.runOnContext(v -> {
+          try {
+            PicosVertx.await(io.vertx.core.Future.succeededFuture(done.await()));
+            onVertx.tryReturn(null);
+          } catch (Throwable e) {
+            onVertx.tryReturn(e);
+          }
+        });
+        Throwable e = onVertx.await();
+        assertTrue(e instanceof IllegalStateException && e.getMessage().contains("Vert.x event-loop"),
+            "attempt " + i + " on Vert.x: " + e);
+        Throwable onNetty = group.next().submit(
+            () -> PicosFutures.await(java.util.concurrent.CompletableFuture.completedFuture(1))).await().cause();
+        assertTrue(onNetty instanceof BlockingOperationException, "attempt " + i + " on Netty: " + onNetty);
+        Mono<Integer> cached = Mono.just(1).cache();
+        cached.block();
+        Mono<Integer> onReactor = Mono.fromCallable(() -> PicosReactor.await(cached))
+            .subscribeOn(reactor.core.scheduler.Schedulers.parallel());
+        refused(IllegalStateException.class, onReactor::block, "a Reactor non-blocking thread");
+      }
+    } finally {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(30, TimeUnit.SECONDS);
+      vertx.close().await(30, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void closedSchedulers() {
     Scheduler s = Schedulers.fifo();

@@ -309,7 +309,7 @@ class BlockingTest {
     assertFalse(Fiber.inFiber());
     assertSame(Thread.currentThread(), Blocking.call(Thread::currentThread));
     Thread refusedThread = Thread.currentThread();
-    Runnable guard = () -> {
+    org.picos.spi.BlockingGuard guard = () -> {
       if (Thread.currentThread() == refusedThread) {
         throw new IllegalStateException("this thread must not block");
       }
