@@ -105,7 +105,7 @@ public final class ReactorExample {
   /** Reactor's own schedulers carrying fibers, and a Picos scheduler under publishOn. */
   private static void fibersOnAReactorScheduler() {
     reactor.core.scheduler.Scheduler single = reactor.core.scheduler.Schedulers.newSingle("reactor-single");
-    try (Scheduler onReactor = PicosReactor.scheduler(single)) {
+    try (Scheduler onReactor = PicosReactor.newScheduler(single)) {
       String where = onReactor.run(() -> {
         String before = Thread.currentThread().getName();
         PicosReactor.await(Mono.delay(Duration.ofMillis(10)));

@@ -136,7 +136,7 @@ public final class RxJavaExample {
 
   private static void awaitingRxInAFiber() {
     System.out.println("== 4. Rx sources awaited in fibers on RxJava's single() scheduler");
-    try (Scheduler onRx = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.single())) {
+    try (Scheduler onRx = PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.single())) {
       String report = onRx.run(() -> {
         String thread = Thread.currentThread().getName();
         long tick = PicosRx.await(Single.timer(20, TimeUnit.MILLISECONDS));

@@ -313,11 +313,11 @@ public final class Soak {
         () -> terminate(fixed)));
     hosts.add(new Host("PicosFutures.newScheduler(ForkJoinPool(2))", PicosFutures.newScheduler(forkJoin),
         () -> terminate(forkJoin)));
-    hosts.add(new Host("PicosReactor.scheduler(parallel())",
-        PicosReactor.scheduler(reactor.core.scheduler.Schedulers.parallel()),
+    hosts.add(new Host("PicosReactor.newScheduler(parallel())",
+        PicosReactor.newScheduler(reactor.core.scheduler.Schedulers.parallel()),
         reactor.core.scheduler.Schedulers::shutdownNow));
-    hosts.add(new Host("PicosRx.scheduler(computation())",
-        PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
+    hosts.add(new Host("PicosRx.newScheduler(computation())",
+        PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
         io.reactivex.rxjava3.schedulers.Schedulers::shutdown));
     hosts.add(new Host("PicosNetty.newScheduler(NIO group of 2)", PicosNetty.newScheduler(group),
         () -> group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync()));

@@ -13,6 +13,8 @@ import org.picos.Fiber;
 import org.picos.FiberLocal;
 import org.picos.Scheduler;
 import org.picos.sched.ExecutorScheduler;
+import org.picos.spi.HostCache;
+import org.picos.spi.SharedScheduler;
 import org.picos.sched.Schedulers;
 import org.picos.reactive.PublisherIterator;
 import org.picos.reactive.Reactive;
@@ -461,6 +463,32 @@ public final class PicosReactor {
   // ---------------------------------------------------------------------------------------
   // Schedulers
 
+  /** Shared schedulers, by Reactor scheduler, both weakly (see {@link #scheduler}). */
+  private static final HostCache<reactor.core.scheduler.Scheduler, Scheduler> SHARED = new HostCache<>();
+
+  /**
+   * The scheduler of {@code reactorScheduler}, shared by everyone who asks for it: the same object
+   * for the same Reactor scheduler while anyone holds it, made on the first call as
+   * {@link #newScheduler} makes one. It cannot be closed (its {@code close()} throws
+   * {@link UnsupportedOperationException}); disposing the Reactor scheduler closes it and cancels
+   * its fibers, as {@link #newScheduler} describes. Reactor has no disposal callback, so that is
+   * noticed when the Reactor scheduler rejects a task or within about 50 ms.
+   *
+   * <p>Threading: safe to call from any thread; the fibers run on the Reactor scheduler's workers.
+   *
+   * @param reactorScheduler the Reactor scheduler the fibers run on
+   * @return its shared Picos scheduler, named after it
+   * @throws NullPointerException if {@code reactorScheduler} is null
+   * @throws IllegalArgumentException for {@code Schedulers.immediate()}
+   */
+  public static Scheduler scheduler(reactor.core.scheduler.Scheduler reactorScheduler) {
+    Objects.requireNonNull(reactorScheduler, "reactorScheduler");
+    return SHARED.get(reactorScheduler, r -> new SharedScheduler(newScheduler(r),
+        "PicosReactor.scheduler(" + r + ") is shared by everyone using this Reactor scheduler and"
+            + " cannot be closed; it closes itself when the Reactor scheduler is disposed. For a"
+            + " scheduler of your own to close, use PicosReactor.newScheduler(reactorScheduler)."));
+  }
+
   /**
    * A Reactor scheduler as a Picos scheduler: each fiber gets a {@code Worker} of its own from
    * {@code reactorScheduler.createWorker()}, disposed when the fiber ends; each slice of the
@@ -487,7 +515,7 @@ public final class PicosReactor {
    * @throws IllegalArgumentException for {@code Schedulers.immediate()}, which runs tasks inline
    *     in the caller and so cannot carry fibers
    */
-  public static Scheduler scheduler(reactor.core.scheduler.Scheduler reactorScheduler) {
+  public static Scheduler newScheduler(reactor.core.scheduler.Scheduler reactorScheduler) {
     Objects.requireNonNull(reactorScheduler, "reactorScheduler");
     if (reactorScheduler == reactor.core.scheduler.Schedulers.immediate()) {
       throw new IllegalArgumentException("PicosReactor.scheduler: Schedulers.immediate() runs tasks"

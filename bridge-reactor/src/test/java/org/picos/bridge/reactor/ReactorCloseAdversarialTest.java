@@ -157,7 +157,7 @@ class ReactorCloseAdversarialTest {
   void aSaturatedBoundedElasticRefusesNewFibersWithoutClosing() throws Exception {
     reactor.core.scheduler.Scheduler elastic =
         reactor.core.scheduler.Schedulers.newBoundedElastic(1, 1, "adv-elastic");
-    Scheduler s = PicosReactor.scheduler(elastic);
+    Scheduler s = PicosReactor.newScheduler(elastic);
     try {
       Trigger go = Trigger.create();
       Trigger waiting = Trigger.create();
@@ -206,13 +206,13 @@ class ReactorCloseAdversarialTest {
       // Warm up (class loading), so that the subscription below comes well within the 50 ms
       // before the scheduler's shutdown probe first polls.
       reactor.core.scheduler.Scheduler warmSingle = reactor.core.scheduler.Schedulers.newSingle("adv-warm");
-      try (Scheduler warm = PicosReactor.scheduler(warmSingle)) {
+      try (Scheduler warm = PicosReactor.newScheduler(warmSingle)) {
         assertEquals("warm", PicosReactor.mono(warm, () -> "warm").block());
       } finally {
         warmSingle.dispose();
       }
       reactor.core.scheduler.Scheduler single = reactor.core.scheduler.Schedulers.newSingle("adv-single");
-      Scheduler s = PicosReactor.scheduler(single);
+      Scheduler s = PicosReactor.newScheduler(single);
       single.dispose();
       AtomicReference<String> ranOn = new AtomicReference<>();
       Recorder<String> r = new Recorder<>();

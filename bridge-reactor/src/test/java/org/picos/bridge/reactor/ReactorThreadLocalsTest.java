@@ -86,7 +86,7 @@ class ReactorThreadLocalsTest {
         Named.of("fifo", Schedulers::fifo),
         Named.of("multi(2)", () -> Schedulers.multi(2)),
         Named.of("reactor parallel()",
-            () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.parallel())));
+            () -> PicosReactor.newScheduler(reactor.core.scheduler.Schedulers.parallel())));
   }
 
   /**
@@ -434,7 +434,7 @@ class ReactorThreadLocalsTest {
       throws Exception {
     List<URL> jars = new ArrayList<>();
     for (Class<?> c : List.of(ReactorThreadLocalsTest.class, PicosReactor.class,
-        Computation.class, Mono.class, Publisher.class)) {
+        Computation.class, org.picos.reactive.Reactive.class, Mono.class, Publisher.class)) {
       jars.add(c.getProtectionDomain().getCodeSource().getLocation());
     }
     if (contextPropagation) {

@@ -36,10 +36,40 @@ class SchedulerTest {
   // ---------------------------------------------------------------------------------------
   // A Reactor scheduler as a Picos scheduler
 
+  /**
+   * scheduler(x) is one shared scheduler per Reactor scheduler: the same object on every call,
+   * another for another host, refusing close with the way to get one's own, and closed (its
+   * fibers cancelled) by the host's disposal; newScheduler(x) is a new closable one each time.
+   */
+  @Test
+  void theSharedSchedulerIsOnePerHostRefusesCloseAndEndsWithTheHost() {
+    reactor.core.scheduler.Scheduler host = reactor.core.scheduler.Schedulers.newSingle("shared-host");
+    reactor.core.scheduler.Scheduler other = reactor.core.scheduler.Schedulers.newSingle("other-host");
+    try {
+      Scheduler shared = PicosReactor.scheduler(host);
+      assertSame(shared, PicosReactor.scheduler(host));
+      assertFalse(shared == PicosReactor.scheduler(other), "another host, another scheduler");
+      UnsupportedOperationException refused = assertThrows(UnsupportedOperationException.class, shared::close);
+      assertTrue(refused.getMessage().contains("PicosReactor.newScheduler"), refused.getMessage());
+      try (Scheduler own = PicosReactor.newScheduler(host)) {
+        assertFalse(own == shared || own == PicosReactor.newScheduler(host), "newScheduler is new each time");
+        assertEquals("own", own.run(() -> "own"));
+      }
+      Computation<Object> parked = shared.start(() -> Computation.create().await());
+      assertEquals("shared", shared.run(() -> "shared"));
+      host.dispose();
+      assertThrows(SchedulerClosedException.class, parked::await);
+      assertTrue(shared.isClosed(), "the host's disposal closed its shared scheduler");
+    } finally {
+      host.dispose();
+      other.dispose();
+    }
+  }
+
   @Test
   void fibersRunOnTheReactorSchedulersThreads() {
     reactor.core.scheduler.Scheduler single = reactor.core.scheduler.Schedulers.newSingle("picos-on-single");
-    try (Scheduler picos = PicosReactor.scheduler(single)) {
+    try (Scheduler picos = PicosReactor.newScheduler(single)) {
       List<String> threads = picos.run(() -> {
         List<String> names = new ArrayList<>();
         names.add(Thread.currentThread().getName());
@@ -83,7 +113,7 @@ class SchedulerTest {
   void cancelAfterUsesTheReactorSchedulersTimer() {
     CountingExecutor executor = new CountingExecutor();
     reactor.core.scheduler.Scheduler reactorScheduler = reactor.core.scheduler.Schedulers.fromExecutorService(executor);
-    try (Scheduler picos = PicosReactor.scheduler(reactorScheduler)) {
+    try (Scheduler picos = PicosReactor.newScheduler(reactorScheduler)) {
       CancellationException timeout = new CancellationException("timed out");
       Throwable seen = picos.run(() -> {
         Computation<Void> slow = Computation.create();
@@ -106,7 +136,7 @@ class SchedulerTest {
   void aSchedulerWithoutTimeFallsBackToThePicosTimer() {
     ExecutorService executor = Executors.newSingleThreadExecutor();
     reactor.core.scheduler.Scheduler noTime = reactor.core.scheduler.Schedulers.fromExecutor(executor);
-    try (Scheduler picos = PicosReactor.scheduler(noTime)) {
+    try (Scheduler picos = PicosReactor.newScheduler(noTime)) {
       CancellationException timeout = new CancellationException("timed out");
       Computation<Void> slow = Computation.create();
       assertSame(timeout, assertThrows(CancellationException.class, () -> picos.run(() -> {
@@ -121,7 +151,7 @@ class SchedulerTest {
   @Test
   void disposingTheReactorSchedulerClosesThePicosOneAndCancelsItsFibers() {
     reactor.core.scheduler.Scheduler single = reactor.core.scheduler.Schedulers.newSingle("picos-disposed");
-    Scheduler picos = PicosReactor.scheduler(single);
+    Scheduler picos = PicosReactor.newScheduler(single);
     Computation<Void> suspended = Computation.create();
     Computation<Object> fiber = picos.start(() -> {
       suspended.tryReturn(null);
@@ -139,7 +169,7 @@ class SchedulerTest {
   void closingThePicosSchedulerLeavesTheReactorOneRunning() {
     reactor.core.scheduler.Scheduler single = reactor.core.scheduler.Schedulers.newSingle("picos-owner");
     try {
-      Scheduler picos = PicosReactor.scheduler(single);
+      Scheduler picos = PicosReactor.newScheduler(single);
       assertEquals(1, picos.run(() -> 1));
       picos.close();
       assertFalse(single.isDisposed());
@@ -152,7 +182,7 @@ class SchedulerTest {
   @Test
   void theImmediateSchedulerIsRefused() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> PicosReactor.scheduler(reactor.core.scheduler.Schedulers.immediate()));
+        () -> PicosReactor.newScheduler(reactor.core.scheduler.Schedulers.immediate()));
     assertEquals("PicosReactor.scheduler: Schedulers.immediate() runs tasks inline in the calling"
         + " thread and cannot carry fibers; use single(), parallel(), boundedElastic() or a"
         + " scheduler made from an executor", e.getMessage());

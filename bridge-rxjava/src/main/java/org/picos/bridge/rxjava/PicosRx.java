@@ -28,6 +28,8 @@ import org.picos.reactive.Reactive;
 import org.picos.reactive.ReactiveHooks;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
+import org.picos.spi.HostCache;
+import org.picos.spi.SharedScheduler;
 
 /**
  * RxJava 3 and Picos, both ways: the facade of the {@code bridge-rxjava} module.
@@ -784,6 +786,30 @@ public final class PicosRx {
   // ---------------------------------------------------------------------------------------
   // Schedulers
 
+  /** Shared schedulers, by Rx scheduler, both weakly (see {@link #scheduler}). */
+  private static final HostCache<io.reactivex.rxjava3.core.Scheduler, Scheduler> SHARED = new HostCache<>();
+
+  /**
+   * The scheduler of {@code rx}, shared by everyone who asks for it: the same object for the same
+   * Rx scheduler while anyone holds it, made on the first call as {@link #newScheduler} makes one.
+   * It cannot be closed (its {@code close()} throws {@link UnsupportedOperationException}); shutting
+   * the Rx scheduler down closes it and cancels its fibers, as {@link #newScheduler} describes.
+   *
+   * <p>Threading: safe to call from any thread; the fibers run on the Rx scheduler's workers.
+   *
+   * @param rx the Rx scheduler the fibers run on
+   * @return its shared Picos scheduler, named after it
+   * @throws NullPointerException if {@code rx} is null
+   * @throws IllegalArgumentException for {@code Schedulers.trampoline()}
+   */
+  public static Scheduler scheduler(io.reactivex.rxjava3.core.Scheduler rx) {
+    Objects.requireNonNull(rx, "rx");
+    return SHARED.get(rx, r -> new SharedScheduler(newScheduler(r),
+        "PicosRx.scheduler(" + r + ") is shared by everyone using this Rx scheduler and cannot be"
+            + " closed; it closes itself when the Rx scheduler shuts down. For a scheduler of your"
+            + " own to close, use PicosRx.newScheduler(rx)."));
+  }
+
   /**
    * An Rx scheduler as a Picos scheduler: each slice of a fiber (from a resume to its next
    * suspension) is one {@code scheduleDirect(task)} on {@code rx}, and
@@ -813,7 +839,7 @@ public final class PicosRx {
    *     runs tasks on the calling thread and so cannot host fibers
    * @throws NullPointerException if {@code rx} is null
    */
-  public static Scheduler scheduler(io.reactivex.rxjava3.core.Scheduler rx) {
+  public static Scheduler newScheduler(io.reactivex.rxjava3.core.Scheduler rx) {
     Objects.requireNonNull(rx, "rx");
     if (rx == io.reactivex.rxjava3.schedulers.Schedulers.trampoline()) {
       throw new IllegalArgumentException("PicosRx.scheduler: Schedulers.trampoline() runs each task"

@@ -103,13 +103,13 @@ class RxCloseAdversarialTest {
       // Warm up (class loading), so that the subscription below comes well within the 50 ms
       // before the scheduler's shutdown probe first polls.
       ExecutorService warmPool = Executors.newSingleThreadExecutor();
-      try (Scheduler warm = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(warmPool))) {
+      try (Scheduler warm = PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(warmPool))) {
         assertEquals("warm", PicosRx.single(warm, () -> "warm").blockingGet());
       } finally {
         warmPool.shutdown();
       }
       ExecutorService pool = Executors.newSingleThreadExecutor();
-      Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(pool));
+      Scheduler s = PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(pool));
       pool.shutdown();
       AtomicReference<String> ranOn = new AtomicReference<>();
       TestObserver<String> observer = PicosRx.single(s, () -> {

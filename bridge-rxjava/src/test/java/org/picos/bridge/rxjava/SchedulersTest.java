@@ -46,9 +46,39 @@ class SchedulersTest {
   // ---------------------------------------------------------------------------------------
   // scheduler(rx)
 
+  /**
+   * scheduler(x) is one shared scheduler per Rx scheduler: the same object on every call, another
+   * for another host, refusing close with the way to get one's own, and closed (its fibers
+   * cancelled) when the host shuts down; newScheduler(x) is a new closable one each time.
+   */
+  @Test
+  void theSharedSchedulerIsOnePerHostRefusesCloseAndEndsWithTheHost() {
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    io.reactivex.rxjava3.core.Scheduler host = io.reactivex.rxjava3.schedulers.Schedulers.from(pool);
+    io.reactivex.rxjava3.core.Scheduler other = io.reactivex.rxjava3.schedulers.Schedulers.single();
+    try {
+      Scheduler shared = PicosRx.scheduler(host);
+      assertSame(shared, PicosRx.scheduler(host));
+      assertNotSame(shared, PicosRx.scheduler(other), "another host, another scheduler");
+      UnsupportedOperationException refused = assertThrows(UnsupportedOperationException.class, shared::close);
+      assertTrue(refused.getMessage().contains("PicosRx.newScheduler"), refused.getMessage());
+      try (Scheduler own = PicosRx.newScheduler(host)) {
+        assertNotSame(own, PicosRx.newScheduler(host), "newScheduler is new each time");
+        assertEquals("own", own.run(() -> "own"));
+      }
+      Computation<Object> parked = shared.start(() -> Computation.create().await());
+      assertEquals("shared", shared.run(() -> "shared"));
+      pool.shutdownNow();
+      assertThrows(SchedulerClosedException.class, parked::await);
+      assertTrue(shared.isClosed(), "the host's shutdown closed its shared scheduler");
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
   @Test
   void fibersOnRxSingleStayOnItsThread() {
-    try (Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.single())) {
+    try (Scheduler s = PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.single())) {
       List<String> threads = s.run(() -> {
         List<String> seen = new ArrayList<>();
         seen.add(Thread.currentThread().getName());
@@ -67,7 +97,7 @@ class SchedulersTest {
 
   @Test
   void manyFibersOnRxComputation() {
-    try (Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation())) {
+    try (Scheduler s = PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation())) {
       int total = s.run(() -> {
         List<Computation<Integer>> children = new ArrayList<>();
         for (int i = 0; i < 1000; i++) {
@@ -90,7 +120,7 @@ class SchedulersTest {
 
   @Test
   void fibersOnRxIoAwaitEachOther() {
-    try (Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.io())) {
+    try (Scheduler s = PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.io())) {
       String answer = s.run(() -> {
         Computation<String> child = Fiber.spawn(() -> {
           Fiber.yield();
@@ -104,7 +134,7 @@ class SchedulersTest {
 
   @Test
   void cancelAfterUsesTheRxTimer() {
-    try (Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.single())) {
+    try (Scheduler s = PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.single())) {
       CancellationException timeout = new CancellationException("timed out");
       CancellationException thrown = assertThrows(CancellationException.class, () -> s.run(() -> {
         Fiber.current().computation().cancelAfter(Duration.ofMillis(10), timeout);
@@ -116,7 +146,7 @@ class SchedulersTest {
 
   @Test
   void closingThePicosSchedulerLeavesTheRxSchedulerRunning() {
-    Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.single());
+    Scheduler s = PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.single());
     Computation<Object> stuck = s.start(() -> Computation.create().await());
     s.close();
     assertInstanceOf(SchedulerClosedException.class, stuck.canceled());
@@ -128,7 +158,7 @@ class SchedulersTest {
   void anRxSchedulerThatShutsDownClosesThePicosScheduler() throws Exception {
     ExecutorService executor = Executors.newSingleThreadExecutor();
     io.reactivex.rxjava3.core.Scheduler rx = io.reactivex.rxjava3.schedulers.Schedulers.from(executor);
-    Scheduler s = PicosRx.scheduler(rx);
+    Scheduler s = PicosRx.newScheduler(rx);
     CountDownLatch suspended = new CountDownLatch(1);
     Computation<Object> waiting = s.start(() -> {
       suspended.countDown();
@@ -148,14 +178,14 @@ class SchedulersTest {
   @Test
   void trampolineIsRefusedWithAReason() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.trampoline()));
+        () -> PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.trampoline()));
     assertTrue(e.getMessage().contains("cannot host fibers"), e.getMessage());
   }
 
   @Test
   void roundTripGivesBackThePicosScheduler() {
     try (Scheduler fifo = Schedulers.fifo()) {
-      assertSame(fifo, PicosRx.scheduler(PicosRx.asRxScheduler(fifo)));
+      assertSame(fifo, PicosRx.newScheduler(PicosRx.asRxScheduler(fifo)));
     }
   }
 

@@ -101,7 +101,7 @@ final class Places {
     String prefix = "mdc-reactor" + threads;
     reactor.core.scheduler.Scheduler parallel =
         reactor.core.scheduler.Schedulers.newParallel(prefix, threads);
-    return new Place("reactor parallel(" + threads + ")", PicosReactor.scheduler(parallel),
+    return new Place("reactor parallel(" + threads + ")", PicosReactor.newScheduler(parallel),
         threads == 1 ? parallel::schedule : null,
         () -> Thread.currentThread().getName().startsWith(prefix + "-"),
         () -> PicosReactor.await(Mono.delay(Duration.ofMillis(1)).thenReturn("delay")),

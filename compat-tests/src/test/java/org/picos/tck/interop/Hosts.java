@@ -100,7 +100,7 @@ public final class Hosts {
   private static Host reactorHost(String name, Supplier<reactor.core.scheduler.Scheduler> reactor,
       Predicate<Thread> onHost) {
     return new Host(name, () -> {
-      Host.Running r = running(name, PicosReactor.scheduler(reactor.get()), onHost, () -> {});
+      Host.Running r = running(name, PicosReactor.newScheduler(reactor.get()), onHost, () -> {});
       return new Host.Running() {
         @Override
         public Scheduler scheduler() {
@@ -126,13 +126,13 @@ public final class Hosts {
   }
 
   public static Host rxSingle() {
-    return host("rxjava single()", () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.single()),
+    return host("rxjava single()", () -> PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.single()),
         t -> t.getName().startsWith("RxSingleScheduler-"));
   }
 
   public static Host rxComputation() {
     return host("rxjava computation()",
-        () -> PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
+        () -> PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.computation()),
         t -> t.getName().startsWith("RxComputationThreadPool-"));
   }
 

@@ -405,7 +405,7 @@ class FaultInjectionTest {
   @Test
   void aFiberWhoseSliceADisposedReactorSchedulerDroppedStillEnds() throws Exception {
     reactor.core.scheduler.Scheduler single = reactor.core.scheduler.Schedulers.newSingle("dropping-single");
-    Scheduler s = PicosReactor.scheduler(single);
+    Scheduler s = PicosReactor.newScheduler(single);
     try {
       droppedSliceStillEnds(s, single::dispose);
     } finally {
@@ -421,7 +421,7 @@ class FaultInjectionTest {
   @Test
   void aFiberWhoseSliceAnRxExecutorSchedulerDroppedStillEnds() throws Exception {
     ExecutorService pool = Executors.newSingleThreadExecutor(r -> new Thread(r, "dropping-rx-pool"));
-    Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(pool));
+    Scheduler s = PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(pool));
     List<Throwable> rxErrors = new java.util.concurrent.CopyOnWriteArrayList<>();
     RxJavaPlugins.setErrorHandler(rxErrors::add); // Rx reports every task the shut-down pool refuses
     try {

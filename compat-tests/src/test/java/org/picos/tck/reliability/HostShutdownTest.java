@@ -81,7 +81,7 @@ class HostShutdownTest {
   void reactorSchedulerDisposed() {
     String name = "shutdown-reactor-" + IDS.incrementAndGet();
     reactor.core.scheduler.Scheduler parallel = reactor.core.scheduler.Schedulers.newParallel(name, 2);
-    Scheduler s = PicosReactor.scheduler(parallel);
+    Scheduler s = PicosReactor.newScheduler(parallel);
     shutDownWithSuspendedFibers(s, parallel::dispose, "", name);
   }
 
@@ -90,7 +90,7 @@ class HostShutdownTest {
     String name = "shutdown-rx-" + IDS.incrementAndGet();
     io.reactivex.rxjava3.core.Scheduler single =
         RxJavaPlugins.createSingleScheduler(r -> new Thread(r, name));
-    Scheduler s = PicosRx.scheduler(single);
+    Scheduler s = PicosRx.newScheduler(single);
     // Rx reports every task it refuses to RxJavaPlugins.onError; keep those out of the output.
     RxJavaPlugins.setErrorHandler(e -> {});
     try {
@@ -105,7 +105,7 @@ class HostShutdownTest {
   void rxSchedulerFromAPoolShutDown() {
     String name = "shutdown-rx-pool-" + IDS.incrementAndGet();
     ExecutorService pool = Executors.newFixedThreadPool(2, r -> new Thread(r, name));
-    Scheduler s = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(pool));
+    Scheduler s = PicosRx.newScheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(pool));
     RxJavaPlugins.setErrorHandler(e -> {});
     try {
       shutDownWithSuspendedFibers(s, pool::shutdown, "shut down", name);

@@ -290,14 +290,20 @@ class ShutdownMatrixTest {
             stops(Stop.GRACEFUL, "pool.shutdown()", Stop.FORCED, "pool.shutdownNow()"),
             () -> pool(PicosFutures::newScheduler)),
         new Kind("PicosReactor.scheduler(newParallel(2))",
+            hostStops(Stop.GRACEFUL, "disposeGracefully()", Stop.FORCED, "dispose()"),
+            () -> shared(reactor(true, PicosReactor::scheduler))),
+        new Kind("PicosReactor.newScheduler(newParallel(2))",
             stops(Stop.GRACEFUL, "disposeGracefully()", Stop.FORCED, "dispose()"),
-            () -> reactor(true)),
-        new Kind("PicosReactor.scheduler(newSingle())",
+            () -> reactor(true, PicosReactor::newScheduler)),
+        new Kind("PicosReactor.newScheduler(newSingle())",
             stops(Stop.GRACEFUL, "disposeGracefully()", Stop.FORCED, "dispose()"),
-            () -> reactor(false)),
+            () -> reactor(false, PicosReactor::newScheduler)),
         new Kind("PicosRx.scheduler(Schedulers.from(fixed pool))",
+            hostStops(Stop.GRACEFUL, "pool.shutdown()", Stop.FORCED, "pool.shutdownNow()"),
+            () -> shared(rx(PicosRx::scheduler))),
+        new Kind("PicosRx.newScheduler(Schedulers.from(fixed pool))",
             stops(Stop.GRACEFUL, "pool.shutdown()", Stop.FORCED, "pool.shutdownNow()"),
-            ShutdownMatrixTest::rx),
+            () -> rx(PicosRx::newScheduler)),
         new Kind("PicosNetty.scheduler(loop)",
             hostStops(Stop.GRACEFUL, "shutdownGracefully()", Stop.FORCED, "shutdownGracefully(0, 0)"),
             () -> shared(netty(g -> PicosNetty.scheduler(g.next())))),
@@ -362,14 +368,15 @@ class ShutdownMatrixTest {
     };
   }
 
-  private static Rig reactor(boolean parallel) {
+  private static Rig reactor(boolean parallel,
+      java.util.function.Function<reactor.core.scheduler.Scheduler, Scheduler> make) {
     return new Rig() {
       final reactor.core.scheduler.Scheduler host = parallel
           ? reactor.core.scheduler.Schedulers.newParallel(2, threads())
           : reactor.core.scheduler.Schedulers.newSingle(threads());
 
       {
-        scheduler = PicosReactor.scheduler(host);
+        scheduler = make.apply(host);
       }
 
       @Override
@@ -388,12 +395,12 @@ class ShutdownMatrixTest {
     };
   }
 
-  private static Rig rx() {
+  private static Rig rx(java.util.function.Function<io.reactivex.rxjava3.core.Scheduler, Scheduler> make) {
     return new Rig() {
       final ExecutorService pool = Executors.newFixedThreadPool(2, threads());
 
       {
-        scheduler = PicosRx.scheduler(io.reactivex.rxjava3.schedulers.Schedulers.from(pool));
+        scheduler = make.apply(io.reactivex.rxjava3.schedulers.Schedulers.from(pool));
       }
 
       @Override
