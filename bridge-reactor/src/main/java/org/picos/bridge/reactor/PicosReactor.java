@@ -82,6 +82,8 @@ public final class PicosReactor {
     /**
      * Produces the elements of one subscription, in the fiber started for it.
      *
+     * @param emitter where the body emits, suspending without demand
+     * @throws Exception whatever the body throws: the Flux errors with it
      * @throws Exception to end the Flux with this error
      */
     void produce(FluxEmitter<T> emitter) throws Exception;
@@ -95,6 +97,9 @@ public final class PicosReactor {
    * subscribing fiber's scheduler when subscribed from a fiber, else on
    * {@link Schedulers#shared()}. See {@link #mono(Scheduler, Callable)}.
    *
+   * @param <T> the type of the value
+   * @param body what the fiber computes
+   * @return the cold Mono
    * @throws NullPointerException if {@code body} is null
    */
   public static <T> Mono<T> mono(Callable<? extends T> body) {
@@ -117,6 +122,10 @@ public final class PicosReactor {
    * <p>If the fiber cannot be started (the scheduler is closed), the subscriber gets the
    * {@link org.picos.SchedulerClosedException}.
    *
+   * @param <T> the type of the value
+   * @param scheduler the Picos scheduler the fiber runs on
+   * @param body what the fiber computes
+   * @return the cold Mono
    * @throws NullPointerException if an argument is null
    */
   public static <T> Mono<T> mono(Scheduler scheduler, Callable<? extends T> body) {
@@ -133,6 +142,9 @@ public final class PicosReactor {
    * subscribing fiber's scheduler when subscribed from a fiber, else on
    * {@link Schedulers#shared()}. See {@link #flux(Scheduler, FluxBody)}.
    *
+   * @param <T> the type of the elements
+   * @param body what the fiber runs, emitting through its FluxEmitter
+   * @return the cold Flux
    * @throws NullPointerException if {@code body} is null
    */
   public static <T> Flux<T> flux(FluxBody<T> body) {
@@ -153,6 +165,10 @@ public final class PicosReactor {
    * discard hook). If the body then fails with anything but that cancellation, the failure goes
    * to {@code Hooks.onErrorDropped}, once.
    *
+   * @param <T> the type of the elements
+   * @param scheduler the Picos scheduler the fiber runs on
+   * @param body what the fiber runs, emitting through its FluxEmitter
+   * @return the cold Flux
    * @throws NullPointerException if an argument is null
    */
   public static <T> Flux<T> flux(Scheduler scheduler, FluxBody<T> body) {
@@ -444,6 +460,7 @@ public final class PicosReactor {
    * The Reactor context of the current fiber: inside a fiber started by {@link #mono} or
    * {@link #flux}, the context of the subscriber it serves; elsewhere the empty context.
    * Publishers awaited with this class's methods are subscribed with it.
+   * @return the subscriber's context in a mono/flux fiber, else the empty context
    */
   public static ContextView context() {
     ContextView context = CONTEXT.get();
@@ -512,6 +529,8 @@ public final class PicosReactor {
    * {@link ExecutorScheduler}). Timers armed on the Reactor scheduler move to a shared timer
    * thread when it is disposed, so no {@code cancelAfter} or sleep is lost with it.
    *
+   * @param reactorScheduler the Reactor scheduler the fibers run on; it stays the caller's
+   * @return a new Picos scheduler of the caller's own, closable
    * @throws IllegalArgumentException for {@code Schedulers.immediate()}, which runs tasks inline
    *     in the caller and so cannot carry fibers
    */
@@ -560,6 +579,8 @@ public final class PicosReactor {
    * makes it reject new tasks (with a {@link RejectedExecutionException}, as Reactor schedulers
    * do) but leaves the Picos scheduler open: it belongs to the caller. A closed Picos scheduler
    * makes it reject tasks too.
+   * @param scheduler the Picos scheduler whose fibers run the tasks
+   * @return a Reactor scheduler running each task in a fiber of {@code scheduler}
    */
   public static reactor.core.scheduler.Scheduler asReactorScheduler(Scheduler scheduler) {
     return new ReactorSchedulerOnPicos(Objects.requireNonNull(scheduler, "scheduler"));

@@ -92,6 +92,9 @@ public final class PicosRx {
    * <p>A callable that returns {@code null} fails the Single with a
    * {@link NullPointerException}: use {@link #maybe(Callable)} for a value that may be absent.
    *
+   * @param <T> the type of the value
+   * @param callable what the fiber computes
+   * @return the cold Single
    * @throws NullPointerException if {@code callable} is null
    */
   public static <T> Single<T> single(Callable<? extends T> callable) {
@@ -102,6 +105,10 @@ public final class PicosRx {
    * Like {@link #single(Callable)}, with each subscription's fiber on {@code scheduler}. If the
    * scheduler is closed, the subscriber gets its {@link org.picos.SchedulerClosedException}.
    *
+   * @param <T> the type of the value
+   * @param scheduler the Picos scheduler the fiber runs on
+   * @param callable what the fiber computes
+   * @return the cold Single
    * @throws NullPointerException if an argument is null
    */
   public static <T> Single<T> single(Scheduler scheduler, Callable<? extends T> callable) {
@@ -128,6 +135,9 @@ public final class PicosRx {
    * value, completes empty if it returned {@code null}, or fails with what it threw. Disposing
    * cancels the fiber. Runs where {@link #single(Callable)} runs.
    *
+   * @param <T> the type of the value
+   * @param callable what the fiber computes; null completes the Maybe empty
+   * @return the cold Maybe
    * @throws NullPointerException if {@code callable} is null
    */
   public static <T> Maybe<T> maybe(Callable<? extends T> callable) {
@@ -137,6 +147,10 @@ public final class PicosRx {
   /**
    * Like {@link #maybe(Callable)}, with each subscription's fiber on {@code scheduler}.
    *
+   * @param <T> the type of the value
+   * @param scheduler the Picos scheduler the fiber runs on
+   * @param callable what the fiber computes; null completes the Maybe empty
+   * @return the cold Maybe
    * @throws NullPointerException if an argument is null
    */
   public static <T> Maybe<T> maybe(Scheduler scheduler, Callable<? extends T> callable) {
@@ -162,6 +176,8 @@ public final class PicosRx {
    * completes when it returns, or fails with what it threw. Disposing cancels the fiber. Runs
    * where {@link #single(Callable)} runs.
    *
+   * @param action what the fiber runs
+   * @return the cold Completable
    * @throws NullPointerException if {@code action} is null
    */
   public static Completable completable(Runnable action) {
@@ -173,6 +189,8 @@ public final class PicosRx {
    * A cold {@link Completable} from a callable whose value is ignored (so the body may throw
    * checked exceptions, which reach the subscriber as they are).
    *
+   * @param callable what the fiber runs; its value is ignored
+   * @return the cold Completable
    * @throws NullPointerException if {@code callable} is null
    */
   public static Completable completable(Callable<?> callable) {
@@ -182,6 +200,9 @@ public final class PicosRx {
   /**
    * Like {@link #completable(Runnable)}, with each subscription's fiber on {@code scheduler}.
    *
+   * @param scheduler the Picos scheduler the fiber runs on
+   * @param action what the fiber runs
+   * @return the cold Completable
    * @throws NullPointerException if an argument is null
    */
   public static Completable completable(Scheduler scheduler, Runnable action) {
@@ -192,6 +213,9 @@ public final class PicosRx {
   /**
    * Like {@link #completable(Callable)}, with each subscription's fiber on {@code scheduler}.
    *
+   * @param scheduler the Picos scheduler the fiber runs on
+   * @param callable what the fiber runs; its value is ignored
+   * @return the cold Completable
    * @throws NullPointerException if an argument is null
    */
   public static Completable completable(Scheduler scheduler, Callable<?> callable) {
@@ -253,6 +277,9 @@ public final class PicosRx {
    * {@code request(n)} with {@code n <= 0} cancels the body and fails the stream with an
    * {@link IllegalArgumentException} (rule 3.9).
    *
+   * @param <T> the type of the items
+   * @param body what the fiber runs, emitting through its Emitter
+   * @return the cold Flowable
    * @throws NullPointerException if {@code body} is null
    */
   public static <T> Flowable<T> flowable(Emitter.Body<T> body) {
@@ -263,6 +290,10 @@ public final class PicosRx {
    * Like {@link #flowable(Emitter.Body)}, with each subscription's fiber on
    * {@code scheduler}.
    *
+   * @param <T> the type of the items
+   * @param scheduler the Picos scheduler the fiber runs on
+   * @param body what the fiber runs, emitting through its Emitter
+   * @return the cold Flowable
    * @throws NullPointerException if an argument is null
    */
   public static <T> Flowable<T> flowable(Scheduler scheduler, Emitter.Body<T> body) {
@@ -280,6 +311,9 @@ public final class PicosRx {
    * on every item, so disposing stops the body at its next {@code next} (or wherever it
    * awaits).
    *
+   * @param <T> the type of the items
+   * @param body what the fiber runs, emitting through its Emitter
+   * @return the cold Observable
    * @throws NullPointerException if {@code body} is null
    */
   public static <T> Observable<T> observable(Emitter.Body<T> body) {
@@ -290,6 +324,10 @@ public final class PicosRx {
    * Like {@link #observable(Emitter.Body)}, with each subscription's fiber on
    * {@code scheduler}.
    *
+   * @param <T> the type of the items
+   * @param scheduler the Picos scheduler the fiber runs on
+   * @param body what the fiber runs, emitting through its Emitter
+   * @return the cold Observable
    * @throws NullPointerException if an argument is null
    */
   public static <T> Observable<T> observable(Scheduler scheduler, Emitter.Body<T> body) {
@@ -835,6 +873,8 @@ public final class PicosRx {
    *
    * <p>{@code scheduler(asRxScheduler(p))} returns {@code p} itself.
    *
+   * @param rx the Rx scheduler the fibers run on; it stays the caller's
+   * @return a new Picos scheduler of the caller's own, closable
    * @throws IllegalArgumentException if {@code rx} is {@code Schedulers.trampoline()}, which
    *     runs tasks on the calling thread and so cannot host fibers
    * @throws NullPointerException if {@code rx} is null
@@ -957,6 +997,8 @@ public final class PicosRx {
    *
    * <p>{@code asRxScheduler(scheduler(rx))} is a fresh wrapper, not {@code rx}.
    *
+   * @param scheduler the Picos scheduler whose fibers run the tasks
+   * @return an Rx scheduler running each task in a fiber of {@code scheduler}
    * @throws NullPointerException if {@code scheduler} is null
    */
   public static io.reactivex.rxjava3.core.Scheduler asRxScheduler(Scheduler scheduler) {
