@@ -269,7 +269,7 @@ public final class Computation<T> {
    */
   public T await() {
     if (state instanceof Running) {
-      Trigger trigger = Trigger.create();
+      Trigger trigger = Trigger.create(this);
       if (tryAttach(trigger)) {
         trigger.awaitOrAbandon(() -> detach(trigger)); // the trigger's await checks the guards
         return resultNow();

@@ -80,6 +80,17 @@ public final class Fiber {
   private static final Object UNSET = new Object();
   private static final ThreadLocal<Fiber> CURRENT = new ThreadLocal<>();
 
+  private static final java.util.concurrent.atomic.AtomicLong IDS =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  /** A sequence number, unique in the JVM, shown in dumps. */
+  private final long id = IDS.incrementAndGet();
+  /** A name for dumps and logs; {@code null} when none was given. */
+  private volatile String name;
+  /** The trigger this fiber last awaited; cleared when the await returns. Read by dumps. */
+  volatile Trigger awaiting;
+  /** When {@link #awaiting} was set, in {@link System#currentTimeMillis()}. */
+  volatile long awaitingSince;
   private volatile Computation<?> computation;
   /** The computation the fiber was created with; closing cancels it first (see closeWith). */
   private final Computation<?> root;
@@ -193,6 +204,33 @@ public final class Fiber {
    */
   static void unmount(Fiber previous) {
     CURRENT.set(previous);
+  }
+
+  /**
+   * This fiber's sequence number, unique in the JVM. Safe from any thread.
+   *
+   * @return the id, shown in dumps and {@link #toString()}
+   */
+  public long id() {
+    return id;
+  }
+
+  /**
+   * This fiber's name, or {@code null}. Safe from any thread.
+   *
+   * @return the name given by {@link #setName}
+   */
+  public String name() {
+    return name;
+  }
+
+  /**
+   * Names this fiber for dumps and logs. Safe from any thread; not a cancellation point.
+   *
+   * @param name the name, or {@code null} to remove it
+   */
+  public void setName(String name) {
+    this.name = name;
   }
 
   /** This fiber's computation (its cancellation token). Safe from any thread. */
@@ -682,6 +720,9 @@ public final class Fiber {
 
   @Override
   public String toString() {
-    return "Fiber[" + (handler == null ? "not spawned" : handler) + ", " + computation + "]";
+    String n = name;
+    return "Fiber#" + id + (n == null ? "" : " \"" + n + "\"") + "["
+        + (handler == null ? "not spawned" : handler) + ", " + computation
+        + (forbid ? ", cancellation forbidden" : "") + "]";
   }
 }

@@ -56,9 +56,43 @@ public final class Trigger {
 
   /** {@code null} = initial, {@link #SIGNALED}, or the {@link Runnable} of an awaiting trigger. */
   private volatile Object state;
+  /** What a fiber awaiting this trigger waits for (rendered lazily by dumps); may be null. */
+  private final Object waitFor;
 
   private Trigger(Object state) {
+    this(state, null);
+  }
+
+  private Trigger(Object state, Object waitFor) {
     this.state = state;
+    this.waitFor = waitFor;
+  }
+
+  /**
+   * A new trigger in the initial state that tells fiber dumps what its awaiter waits for. Safe
+   * from any thread; not a cancellation point.
+   *
+   * @param waitFor a description (a String, or an object whose {@code toString()} describes the
+   *     wait, called only when a dump or log asks); may be null
+   * @return the trigger
+   */
+  public static Trigger create(Object waitFor) {
+    return new Trigger(null, waitFor);
+  }
+
+  /**
+   * What a fiber awaiting this trigger waits for, as given to {@link #create(Object)}. Safe from
+   * any thread.
+   *
+   * @return the description, or {@code "a trigger"} when none was given
+   */
+  public String waitDescription() {
+    Object w = waitFor;
+    try {
+      return w == null ? "a trigger" : w.toString();
+    } catch (RuntimeException failure) {
+      return "a trigger (its description failed: " + failure + ")";
+    }
   }
 
   /** Returns a new trigger in the initial state. */
@@ -180,7 +214,13 @@ public final class Trigger {
       throw alreadyAwaiting();
     }
     Fiber fiber = Fiber.current();
-    return fiber.handler.await(fiber, this);
+    fiber.awaitingSince = System.currentTimeMillis();
+    fiber.awaiting = this;
+    try {
+      return fiber.handler.await(fiber, this);
+    } finally {
+      fiber.awaiting = null;
+    }
   }
 
   /**

@@ -59,6 +59,45 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
   /** A scheduler named {@code name}, used in its messages and in its fibers' close causes. */
   protected AbstractScheduler(String name) {
     this.name = Objects.requireNonNull(name, "name");
+    REGISTRY.add(new java.lang.ref.WeakReference<>(this));
+  }
+
+  /** Every scheduler built, held weakly: a collected scheduler drops out (for fiber dumps). */
+  private static final java.util.Queue<java.lang.ref.WeakReference<AbstractScheduler>> REGISTRY =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+  /**
+   * The schedulers of this JVM that are not yet collected, and not terminated with no fiber
+   * left; for {@code org.picos.Fibers}. Safe from any thread; weakly consistent.
+   *
+   * @return a snapshot, in construction order
+   */
+  public static List<AbstractScheduler> registered() {
+    List<AbstractScheduler> all = new ArrayList<>();
+    for (java.util.Iterator<java.lang.ref.WeakReference<AbstractScheduler>> it = REGISTRY.iterator(); it.hasNext(); ) {
+      AbstractScheduler s = it.next().get();
+      if (s == null) {
+        it.remove();
+      } else if (!s.isClosed() || s.liveFibers() > 0) {
+        all.add(s);
+      }
+    }
+    return all;
+  }
+
+  /**
+   * The fibers of this scheduler that are alive now. Safe from any thread; a snapshot taken
+   * under the live-set lock for a few field reads.
+   *
+   * @return the live fibers, oldest first
+   */
+  public final List<Fiber> liveFiberSnapshot() {
+    List<Live> cells = liveCells();
+    List<Fiber> fibers = new ArrayList<>(cells.size());
+    for (Live c : cells) {
+      fibers.add(c.fiber);
+    }
+    return fibers;
   }
 
   @Override

@@ -1,0 +1,160 @@
+package org.picos;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.picos.spi.AbstractScheduler;
+
+/**
+ * Fiber dumps: every live fiber of every scheduler of the JVM (those built on
+ * {@link AbstractScheduler}), like a thread dump. No agent, nothing recorded on hot paths beyond
+ * one trigger reference and a clock read per suspension. Weakly consistent: each fiber is read
+ * once, while fibers keep running, migrating and ending; a dump never stops a scheduler.
+ */
+public final class Fibers {
+  private Fibers() {}
+
+  /** What a fiber was doing when the dump read it. */
+  public enum State {
+    /** Suspended on a trigger that is not yet signalled. */
+    SUSPENDED,
+    /** Running, or ready to run (not suspended). */
+    RUNNABLE
+  }
+
+  /**
+   * One fiber as read by a dump.
+   *
+   * @param id the fiber's sequence number
+   * @param name its name, or null
+   * @param scheduler its scheduler's name
+   * @param state suspended or runnable
+   * @param waitingFor what it waits for (null unless suspended)
+   * @param sinceMillis when the wait began ({@link System#currentTimeMillis()}; 0 unless suspended)
+   * @param computation its computation's {@code toString()}
+   * @param forbid whether cancellation is forbidden
+   */
+  public record FiberInfo(long id, String name, String scheduler, State state, String waitingFor,
+      long sinceMillis, String computation, boolean forbid) {}
+
+  /**
+   * Takes a snapshot of every live fiber. Safe from any thread, inside a fiber or not; not a
+   * cancellation point.
+   *
+   * @return an immutable list, grouped by scheduler
+   */
+  public static List<FiberInfo> dump() {
+    List<FiberInfo> all = new ArrayList<>();
+    for (AbstractScheduler s : AbstractScheduler.registered()) {
+      for (Fiber f : s.liveFiberSnapshot()) {
+        all.add(read(s.toString(), f));
+      }
+    }
+    return List.copyOf(all);
+  }
+
+  private static FiberInfo read(String scheduler, Fiber f) {
+    long since = f.awaitingSince;
+    Trigger t = f.awaiting;
+    boolean suspended = t != null && !t.isSignaled();
+    return new FiberInfo(f.id(), f.name(), scheduler, suspended ? State.SUSPENDED : State.RUNNABLE,
+        suspended ? t.waitDescription() : null, suspended ? since : 0,
+        String.valueOf(f.computation()), f.hasForbidden());
+  }
+
+  /**
+   * Writes a dump as text, one paragraph per scheduler. Safe from any thread; not a
+   * cancellation point.
+   *
+   * @param out where to write
+   * @throws UncheckedIOException if {@code out} fails
+   */
+  public static void print(Appendable out) {
+    try {
+      out.append("Picos fiber dump ").append(Instant.now().toString()).append('\n');
+      String current = null;
+      for (FiberInfo i : dump()) {
+        if (!i.scheduler().equals(current)) {
+          current = i.scheduler();
+          out.append("\nScheduler \"").append(current).append("\"\n");
+        }
+        out.append("  Fiber#").append(Long.toString(i.id()));
+        if (i.name() != null) {
+          out.append(" \"").append(i.name()).append('"');
+        }
+        out.append(' ').append(i.state().name());
+        if (i.state() == State.SUSPENDED) {
+          out.append(" waiting for ").append(i.waitingFor()).append(" since ")
+              .append(Instant.ofEpochMilli(i.sinceMillis()).toString());
+        }
+        out.append("\n    computation ").append(i.computation())
+            .append(i.forbid() ? ", cancellation forbidden" : "").append('\n');
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * A dump as JSON, shaped like {@code jcmd Thread.dump_to_file -format=json}: a top object with
+   * the time and the schedulers, each with its fibers. Safe from any thread.
+   *
+   * @return the JSON text
+   */
+  public static String toJson() {
+    StringBuilder b = new StringBuilder("{\"fiberDump\":{\"time\":");
+    string(b, Instant.now().toString());
+    b.append(",\"schedulers\":[");
+    String current = null;
+    boolean firstFiber = true;
+    for (FiberInfo i : dump()) {
+      if (!i.scheduler().equals(current)) {
+        b.append(current == null ? "{\"name\":" : "]},{\"name\":");
+        current = i.scheduler();
+        string(b, current);
+        b.append(",\"fibers\":[");
+        firstFiber = true;
+      }
+      b.append(firstFiber ? "{" : ",{").append("\"id\":").append(i.id()).append(",\"name\":");
+      string(b, i.name());
+      b.append(",\"state\":");
+      string(b, i.state().name());
+      b.append(",\"waitingFor\":");
+      string(b, i.waitingFor());
+      b.append(",\"since\":");
+      string(b, i.sinceMillis() == 0 ? null : Instant.ofEpochMilli(i.sinceMillis()).toString());
+      b.append(",\"computation\":");
+      string(b, i.computation());
+      b.append(",\"forbid\":").append(i.forbid()).append('}');
+      firstFiber = false;
+    }
+    b.append(current == null ? "]}}" : "]}]}}");
+    return b.toString();
+  }
+
+  private static void string(StringBuilder b, String s) {
+    if (s == null) {
+      b.append("null");
+      return;
+    }
+    b.append('"');
+    for (int k = 0; k < s.length(); k++) {
+      char c = s.charAt(k);
+      switch (c) {
+        case '"' -> b.append("\\\"");
+        case '\\' -> b.append("\\\\");
+        case '\n' -> b.append("\\n");
+        default -> {
+          if (c < 0x20) {
+            b.append(String.format("\\u%04x", (int) c));
+          } else {
+            b.append(c);
+          }
+        }
+      }
+    }
+    b.append('"');
+  }
+}
