@@ -228,6 +228,9 @@ final class FiberPublisher<T> implements Publisher<T> {
         failure = s.error;
       }
       boolean cancelled = s != null && s.error == null; // cancel() sets 'stop' first
+      // Read before taking TERMINATED: a cancel() racing in drops the subscriber only after its
+      // own swap, so if this swap wins, 'd' was read before anyone could drop it.
+      Subscriber<? super T> d = downstream;
       if ((long) REQUESTED.getAndSet(this, TERMINATED) == TERMINATED || cancelled) {
         downstream = null;
         if (s == null || s.error == null) {
@@ -235,7 +238,6 @@ final class FiberPublisher<T> implements Publisher<T> {
         }
         return;
       }
-      Subscriber<? super T> d = downstream;
       downstream = null;
       try {
         if (failure == null) {
