@@ -1,6 +1,5 @@
 package org.picos.bridge.reactor;
 
-import java.time.Duration;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.concurrent.Callable;
@@ -586,31 +585,4 @@ public final class PicosReactor {
     return new ReactorSchedulerOnPicos(Objects.requireNonNull(scheduler, "scheduler"));
   }
 
-  /**
-   * Suspends the current fiber for {@code nanos} (a plain thread blocks), on the scheduler's
-   * timer; a cancellation point.
-   */
-  static void sleep(long nanos) {
-    Computation<Void> timer = Computation.create();
-    CancellationException elapsed = ELAPSED;
-    timer.cancelAfter(Duration.ofNanos(Math.max(0, nanos)), elapsed);
-    try {
-      timer.await();
-    } catch (RuntimeException | Error e) {
-      if (e != elapsed) {
-        timer.tryReturn(null);
-        throw e;
-      }
-    }
-  }
-
-  /** The cause that ends a {@link #sleep}; never escapes, so one shared instance suffices. */
-  private static final CancellationException ELAPSED = new CancellationException("sleep elapsed") {
-    private static final long serialVersionUID = 1L;
-
-    @Override
-    public synchronized Throwable fillInStackTrace() {
-      return this;
-    }
-  };
 }

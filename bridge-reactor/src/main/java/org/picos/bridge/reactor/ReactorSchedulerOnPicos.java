@@ -1,5 +1,6 @@
 package org.picos.bridge.reactor;
 
+import java.time.Duration;
 import java.util.Objects;
 import java.util.Queue;
 import java.util.concurrent.CancellationException;
@@ -73,11 +74,11 @@ final class ReactorSchedulerOnPicos implements Scheduler {
       try {
         long next = System.nanoTime() + delayNanos;
         if (delayNanos > 0) {
-          PicosReactor.sleep(delayNanos);
+          Fiber.sleep(Duration.ofNanos(Math.max(0, delayNanos)));
         }
         while (t.run(self) && periodNanos >= 0) {
           next += periodNanos;
-          PicosReactor.sleep(next - System.nanoTime());
+          Fiber.sleep(Duration.ofNanos(Math.max(0, next - System.nanoTime())));
         }
       } finally {
         self.setComputation(own);
@@ -225,7 +226,7 @@ final class ReactorSchedulerOnPicos implements Scheduler {
         Computation<?> own = self.setComputation(t.token);
         try {
           long next = System.nanoTime() + delayNanos;
-          PicosReactor.sleep(delayNanos);
+          Fiber.sleep(Duration.ofNanos(Math.max(0, delayNanos)));
           while (t.token.isRunning()) {
             if (!t.periodic) {
               enqueue(t);
@@ -235,7 +236,7 @@ final class ReactorSchedulerOnPicos implements Scheduler {
               enqueue(t);
             }
             next += periodNanos;
-            PicosReactor.sleep(next - System.nanoTime());
+            Fiber.sleep(Duration.ofNanos(Math.max(0, next - System.nanoTime())));
           }
         } finally {
           self.setComputation(own);

@@ -10,8 +10,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.picos.Computation;
+import org.picos.Fiber;
 import org.picos.Scheduler;
-import org.picos.Trigger;
 
 /**
  * A Picos scheduler seen as an Rx scheduler; see {@link PicosRx#asRxScheduler} for the
@@ -43,7 +43,6 @@ import org.picos.Trigger;
  */
 final class FiberRxScheduler extends io.reactivex.rxjava3.core.Scheduler {
   /** Cancels a private sleep computation when its delay has elapsed; never seen by users. */
-  private static final CancellationException ELAPSED = new CancellationException("delay elapsed");
 
   final Scheduler picos;
 
@@ -70,30 +69,6 @@ final class FiberRxScheduler extends io.reactivex.rxjava3.core.Scheduler {
     return "PicosRx.asRxScheduler(" + picos + ")";
   }
 
-  /**
-   * Waits {@code nanos} in the current fiber on its scheduler's timer.
-   *
-   * @return {@code true} when the delay has elapsed, {@code false} if the fiber was cancelled
-   */
-  private static boolean sleep(long nanos) {
-    Computation<Void> timer = Computation.create();
-    try {
-      timer.cancelAfter(Duration.ofNanos(nanos), ELAPSED);
-    } catch (RuntimeException alreadyCancelled) {
-      return false;
-    }
-    Trigger trigger = Trigger.create();
-    if (timer.tryAttach(trigger)) {
-      Throwable cancel = trigger.await();
-      if (cancel != null) {
-        timer.detach(trigger);
-        timer.tryReturn(null); // disarms the timer
-        return false;
-      }
-    }
-    return true;
-  }
-
   /** One scheduled task; its token is the computation of the fibers working on it. */
   final class Task implements Disposable {
     final Computation<Void> token = Computation.create();
@@ -113,8 +88,12 @@ final class FiberRxScheduler extends io.reactivex.rxjava3.core.Scheduler {
       }
       try {
         PicosRx.launch(picos, token, () -> {
-          if (nanos > 0 && !sleep(nanos)) {
-            return;
+          if (nanos > 0) {
+            try {
+              Fiber.sleep(Duration.ofNanos(nanos));
+            } catch (RuntimeException cancelled) {
+              return; // disposed (or its scheduler closed) while it waited: the task never runs
+            }
           }
           if (worker == null) {
             runNow();
