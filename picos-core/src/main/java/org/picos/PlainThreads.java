@@ -19,6 +19,12 @@ final class PlainThreads extends Handler {
     return awaitBlocking(fiber, trigger);
   }
 
+  /** A plain thread (or the virtual thread of a spawned fiber) may block. */
+  @Override
+  public boolean mayBlockCarrier() {
+    return true;
+  }
+
   @Override
   public void yield(Fiber fiber) {
     Thread.yield();

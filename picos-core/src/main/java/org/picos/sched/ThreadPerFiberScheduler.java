@@ -25,6 +25,12 @@ final class ThreadPerFiberScheduler extends AbstractScheduler {
     return awaitBlocking(fiber, trigger);
   }
 
+  /** Each fiber has its own thread: blocking it holds up no other fiber. */
+  @Override
+  public boolean mayBlockCarrier() {
+    return true;
+  }
+
   @Override
   public void yield(Fiber fiber) {
     Thread.yield();

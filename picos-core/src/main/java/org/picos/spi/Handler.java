@@ -69,6 +69,18 @@ public abstract class Handler {
     armTimer(Timer.shared(), computation, nanos, cause);
   }
 
+  /**
+   * Whether a fiber of this handler may block its carrier thread (sleep, a JDBC call, a
+   * {@code Future.get()}) without holding up other fibers: {@code true} when each fiber has a
+   * thread of its own ({@code threadPerFiber}, plain threads), {@code false} (the default) when
+   * fibers share carriers, as on fifo and multi carriers, event loops and executors. The
+   * blocked-carrier detector and the BlockHound integration watch only fibers of handlers that
+   * answer {@code false}. Safe from any thread; must be cheap and constant.
+   */
+  public boolean mayBlockCarrier() {
+    return false;
+  }
+
   // ---------------------------------------------------------------------------------------
   // Timers
 

@@ -4,6 +4,8 @@ import java.lang.Thread.UncaughtExceptionHandler;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.picos.Computation;
+import org.picos.Fiber;
+import org.picos.internal.CoreAccess;
 
 /**
  * What schedulers, bridges and libraries built on the core share to keep the one promise every
@@ -64,5 +66,16 @@ public final class Support {
       reportUncaught(failure);
       return true;
     }
+  }
+
+  /**
+   * Whether the calling code runs in a fiber whose carrier thread it must not block: a fiber of
+   * a scheduler whose {@link Handler#mayBlockCarrier()} is {@code false} (fifo and multi
+   * carriers, event loops, executors). Outside any fiber, and in {@code threadPerFiber} fibers,
+   * {@code false}. For tools that flag blocking calls (the BlockHound integration). Safe from any
+   * thread; two thread-local reads.
+   */
+  public static boolean inNonBlockingFiber() {
+    return Fiber.inFiber() && !CoreAccess.get().handler(Fiber.current()).mayBlockCarrier();
   }
 }
