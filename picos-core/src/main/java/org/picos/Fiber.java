@@ -3,6 +3,7 @@ package org.picos;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
@@ -78,7 +79,7 @@ public final class Fiber {
   }
 
   private static final Object UNSET = new Object();
-  private static final ThreadLocal<Fiber> CURRENT = new ThreadLocal<>();
+  private static final ThreadLocal<Carrier> CARRIER = ThreadLocal.withInitial(Carrier::new);
 
   private static final java.util.concurrent.atomic.AtomicLong IDS =
       new java.util.concurrent.atomic.AtomicLong();
@@ -162,7 +163,7 @@ public final class Fiber {
   }
 
   private static Fiber bound() {
-    return CURRENT.get();
+    return CARRIER.get().fiber;
   }
 
   private static Fiber boundFiber() {
@@ -179,7 +180,7 @@ public final class Fiber {
     if (f == null) {
       f = new Fiber(Computation.create(), false);
       f.handler = PlainThreads.INSTANCE;
-      CURRENT.set(f);
+      CARRIER.get().fiber = f;
     }
     return f;
   }
@@ -190,20 +191,71 @@ public final class Fiber {
     return f != null && f.handler != PlainThreads.INSTANCE;
   }
 
+  /**
+   * What a thread carries: the fiber mounted on it and how many times a fiber was mounted on it,
+   * one per thread that ever asked for its fiber. The thread itself writes both (opaque writes:
+   * plain moves, no fence); the blocked-carrier watchdog ({@link BlockedCarriers}) reads them
+   * from its own thread and calls a carrier blocked when it sees the same fiber and the same
+   * count across a whole threshold: the fiber has run that long without suspending.
+   *
+   * <p>Only carriers that mounted a fiber of a handler whose {@code mayBlockCarrier()} is
+   * false are watched; {@code watched} flips once, on the first such mount.
+   */
+  static final class Carrier {
+    private static final VarHandle FIBER;
+    private static final VarHandle SLICES;
+
+    static {
+      try {
+        MethodHandles.Lookup l = MethodHandles.lookup();
+        FIBER = l.findVarHandle(Carrier.class, "fiber", Fiber.class);
+        SLICES = l.findVarHandle(Carrier.class, "slices", int.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    final Thread thread = Thread.currentThread();
+    /** The fiber bound to the thread (a scheduler's, or the thread's implicit one); or null. */
+    Fiber fiber;
+    /** Mounts so far; wraps around, which only equality ever compares. */
+    int slices;
+    /** Whether the watchdog knows this carrier; written and read by the thread only. */
+    boolean watched;
+
+    /** The watchdog's read of {@link #fiber}. */
+    Fiber mountedFiber() {
+      return (Fiber) FIBER.getOpaque(this);
+    }
+
+    /** The watchdog's read of {@link #slices}. */
+    int mounts() {
+      return (int) SLICES.getOpaque(this);
+    }
+
+    Fiber mount(Fiber next) {
+      Fiber previous = fiber;
+      FIBER.setOpaque(this, next);
+      SLICES.setOpaque(this, slices + 1);
+      if (!watched && !next.handler.mayBlockCarrier()) {
+        watched = true;
+        BlockedCarriers.watch(this);
+      }
+      return previous;
+    }
+  }
+
   /** The scheduler-side binding; see {@code Handler.mount}. */
   static Fiber mount(Fiber fiber) {
-    Fiber previous = CURRENT.get();
-    CURRENT.set(fiber);
-    return previous;
+    return CARRIER.get().mount(fiber);
   }
 
   /**
-   * Puts back the fiber {@link #mount} replaced. A carrier had none, so this sets null rather
-   * than removing the entry: the thread-local map keeps its entry, and the next mount, on every
-   * resume of every fiber, does not allocate a new one.
+   * Puts back the fiber {@link #mount} replaced (null on a carrier that had none: the
+   * thread-local entry stays, so the next mount allocates nothing).
    */
   static void unmount(Fiber previous) {
-    CURRENT.set(previous);
+    Carrier.FIBER.setOpaque(CARRIER.get(), previous);
   }
 
   /**

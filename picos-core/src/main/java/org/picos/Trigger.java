@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
+import org.picos.internal.FiberEvents;
 import org.picos.spi.BlockingGuards;
 
 /**
@@ -216,10 +217,13 @@ public final class Trigger {
     Fiber fiber = Fiber.current();
     fiber.awaitingSince = System.currentTimeMillis();
     fiber.awaiting = this;
+    FiberEvents.Suspended event = new FiberEvents.Suspended();
+    event.begin();
     try {
       return fiber.handler.await(fiber, this);
     } finally {
       fiber.awaiting = null;
+      event.end(fiber, waitFor);
     }
   }
 

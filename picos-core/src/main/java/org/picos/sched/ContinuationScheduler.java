@@ -2,6 +2,7 @@ package org.picos.sched;
 
 import org.picos.Fiber;
 import org.picos.Trigger;
+import org.picos.internal.FiberEvents;
 import org.picos.spi.AbstractScheduler;
 import org.picos.spi.Support;
 
@@ -197,6 +198,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     if (pinned != null) {
       task.op = NONE;
       task.trigger = null;
+      FiberEvents.pinnedAwait(fiber, this, pinned);
       throw new IllegalStateException("Fiber on " + name + " cannot suspend because " + pinned
           + ". Move the await out of the pinning code: out of static initializers and native"
           + " callbacks, and, on JDK 21-23, out of synchronized (use org.picos.std.sync.Mutex"

@@ -8,6 +8,7 @@ import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
+import org.picos.internal.FiberEvents;
 
 /**
  * The base of a scheduler that is also its own {@link Handler}: the set of live fibers,
@@ -150,6 +151,7 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
       live.prev = cell;
       liveCount++;
     }
+    FiberEvents.started(cell.fiber, this);
     SchedulerClosedException cause = closeCause;
     if (cause != null) {
       closeFiber(cell.fiber, cause);
@@ -158,6 +160,7 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
 
   /** Called when a fiber's main has returned, with the cell given to {@link #track}. */
   protected final void untrack(Live cell) {
+    FiberEvents.ended(cell.fiber, this);
     boolean nowDrained;
     synchronized (liveLock) {
       cell.prev.next = cell.next;

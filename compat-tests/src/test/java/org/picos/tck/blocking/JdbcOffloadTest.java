@@ -28,6 +28,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -35,8 +36,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.picos.BlockedCarriers;
 import org.picos.Computation;
 import org.picos.Fiber;
+import org.picos.Scheduler;
 import org.picos.bridge.netty.PicosNetty;
 import org.picos.std.blocking.Blocking;
 
@@ -45,7 +48,9 @@ import org.picos.std.blocking.Blocking;
  * from fibers on a real Netty event loop that also serves a ping over loopback TCP: the loop
  * keeps answering while a fiber waits for a query; cancelling that fiber interrupts the call and
  * {@code Statement.cancel()} stops a query that interrupts cannot; the pool thread is reclaimed;
- * SQL failures keep their type; on the loop outside a fiber the call is refused every time.
+ * SQL failures keep their type; on the loop outside a fiber the call is refused every time. The
+ * blocked-carrier detector stays silent about the offloaded call and reports the one made right
+ * on the loop, naming the loop's scheduler and the fiber's own frames.
  */
 @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class JdbcOffloadTest {
@@ -62,9 +67,12 @@ class JdbcOffloadTest {
   private EventLoop loop;
   private String url;
   private Connection connection;
+  private final LinkedBlockingQueue<BlockedCarriers.Stall> stalls = new LinkedBlockingQueue<>();
 
   @BeforeEach
   void start() throws SQLException {
+    BlockedCarriers.setThreshold(Duration.ofMillis(200));
+    BlockedCarriers.setReporter(stalls::add);
     group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("jdbc-loop", true),
         NioIoHandler.newFactory());
     loop = group.next();
@@ -77,6 +85,8 @@ class JdbcOffloadTest {
 
   @AfterEach
   void stop() throws Exception {
+    BlockedCarriers.setReporter(null);
+    BlockedCarriers.setThreshold(Duration.ofMillis(BlockedCarriers.DEFAULT_THRESHOLD_MILLIS));
     try (Connection c = connection; Statement s = c.createStatement()) {
       s.execute("SHUTDOWN");
     }
@@ -144,7 +154,9 @@ class JdbcOffloadTest {
       socket.setSoTimeout(10_000);
       ping(socket); // the connection's fiber is up
       CountDownLatch started = new CountDownLatch(1);
+      Fiber[] fiber = new Fiber[1];
       Computation<String> query = PicosNetty.scheduler(loop).start(() -> {
+        fiber[0] = Fiber.current();
         String ranOn = Blocking.call(() -> {
           started.countDown();
           try (Statement s = connection.createStatement()) {
@@ -171,6 +183,8 @@ class JdbcOffloadTest {
       assertTrue(worst < PROMPTLY.toNanos(),
           "a ping took " + TimeUnit.NANOSECONDS.toMillis(worst) + " ms while a fiber of the loop was in JDBC");
       assertTrue(query.await().startsWith("picos-blocking-"), query.resultNow());
+      assertTrue(stalls.stream().noneMatch(st -> st.fiber() == fiber[0]),
+          "the offloaded call held no carrier: " + stalls);
     }
   }
 
@@ -183,7 +197,10 @@ class JdbcOffloadTest {
       ping(socket);
       CountDownLatch started = new CountDownLatch(1);
       CompletableFuture<Long> ended = new CompletableFuture<>();
-      PicosNetty.scheduler(loop).start(() -> {
+      Fiber[] fiber = new Fiber[1];
+      Scheduler onLoop = PicosNetty.scheduler(loop);
+      onLoop.start(() -> {
+        fiber[0] = Fiber.current();
         started.countDown();
         try (Statement s = connection.createStatement()) {
           s.execute("CALL SLEEP(700)"); // blocks the event-loop thread itself
@@ -195,6 +212,18 @@ class JdbcOffloadTest {
       ping(socket);
       long answered = System.nanoTime();
       assertTrue(answered >= ended.get(10, TimeUnit.SECONDS), "the loop answered while it was blocked");
+      BlockedCarriers.Stall stall = stalls.poll(10, TimeUnit.SECONDS);
+      assertNotNull(stall, "the detector did not report the blocked loop");
+      assertSame(fiber[0], stall.fiber());
+      assertEquals(onLoop.toString(), stall.scheduler());
+      assertTrue(stall.carrier().getName().startsWith("jdbc-loop"), stall.carrier().getName());
+      assertTrue(stall.stackTrace().stream().anyMatch(f -> f.getClassName().startsWith("org.h2.")),
+          "the JDBC driver's frames: " + stall.stackTrace());
+      assertTrue(stall.stackTrace().stream().anyMatch(f -> f.getClassName().equals(getClass().getName())
+          && f.getMethodName().contains("withoutTheOffloadTheSameCallFreezesTheLoop")),
+          "the fiber's own frame: " + stall.stackTrace());
+      Thread.sleep(300);
+      assertEquals(List.of(), List.copyOf(stalls), "one report per stall");
     }
   }
 
