@@ -88,7 +88,8 @@ public final class BlockedCarriers {
 
     /** The stall as a throwable whose stack trace is the carrier's: for loggers. */
     public Throwable toThrowable() {
-      Throwable t = new Throwable(message(), null, false, true) {
+      Throwable t = new Throwable(fiber + " held carrier thread '" + carrier.getName() + "' for "
+          + blockedFor.toMillis() + " ms; this is the carrier's stack when seen", null, false, true) {
         @Override
         public String toString() {
           return "blocked carrier: " + getMessage();

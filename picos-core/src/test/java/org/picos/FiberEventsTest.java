@@ -58,6 +58,7 @@ class FiberEventsTest {
       rs.startAsync();
 
       BlockedCarriers.setThreshold(Duration.ofMillis(100));
+      BlockedCarriers.setReporter(stall -> {}); // the JFR event is what this test reads
       try (Scheduler fifo = Schedulers.fifo()) {
         fifo.start(() -> {
           Fiber.current().setName("jfr-sleeper");
@@ -78,6 +79,7 @@ class FiberEventsTest {
         assertNotNull(refused);
       } finally {
         BlockedCarriers.setThreshold(Duration.ofMillis(BlockedCarriers.DEFAULT_THRESHOLD_MILLIS));
+        BlockedCarriers.setReporter(null);
       }
       Marker m = new Marker();
       m.commit(); // events are delivered in order: once the marker arrives, so have ours
