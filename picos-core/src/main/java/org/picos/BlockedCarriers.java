@@ -29,7 +29,8 @@ import org.picos.spi.Support;
  * Each carrier thread keeps a slot with the fiber mounted on it and a count of mounts; a
  * scheduler writes both when it mounts a fiber (two plain stores, no fence, no clock read). One
  * daemon thread, {@code picos-blocked-carrier-watchdog}, started when the first fiber is mounted
- * on a carrier that must not block, samples every watched slot every quarter threshold. A slot
+ * on a carrier that must not block, samples every watched slot every quarter threshold (at
+ * most every 100 ms). A slot
  * showing the same fiber and the same count in samples a threshold apart belongs to a fiber that
  * has not suspended since: a stall. The watchdog then takes the carrier's stack, checks the slot
  * again (a fiber that moved on meanwhile is not reported) and reports. A stall is reported once;
@@ -143,7 +144,7 @@ public final class BlockedCarriers {
   /**
    * Sets how long a fiber may hold a shared carrier without suspending before it is reported;
    * {@link Duration#ZERO} turns the detector off. Takes effect within one sample period of the
-   * watchdog (at most a quarter of the previous threshold).
+   * watchdog (a quarter of the previous threshold, at most 100 ms).
    *
    * @param threshold zero or positive
    * @throws IllegalArgumentException if negative
@@ -213,14 +214,29 @@ public final class BlockedCarriers {
     }
   }
 
+  /** The longest the watchdog sleeps: the coarse clock's precision. */
+  private static final long TICK_NANOS = 100_000_000L;
+
+  /** Written by the watchdog each time it wakes; 0 until it runs. */
+  private static volatile long coarseMillis;
+
+  /**
+   * {@link System#currentTimeMillis()} to within about 100 ms, without a system call once the
+   * watchdog runs (it ticks this clock even while the detector is off): what fiber dumps use to
+   * say since when a fiber waits, at the cost of one load per await.
+   */
+  static long coarseMillis() {
+    long now = coarseMillis;
+    return now != 0 ? now : System.currentTimeMillis();
+  }
+
   private static void watchLoop() {
     for (;;) {
+      coarseMillis = System.currentTimeMillis();
       long threshold = thresholdNanos;
-      if (threshold <= 0) {
-        LockSupport.park(); // setThreshold unparks
-        continue;
-      }
-      LockSupport.parkNanos(Math.max(threshold / 4, 1_000_000L));
+      LockSupport.parkNanos(threshold > 0
+          ? Math.min(Math.max(threshold / 4, 1_000_000L), TICK_NANOS) : TICK_NANOS);
+      coarseMillis = System.currentTimeMillis();
       threshold = thresholdNanos;
       if (threshold > 0) {
         sample(System.nanoTime(), threshold);

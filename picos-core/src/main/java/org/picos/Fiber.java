@@ -84,14 +84,26 @@ public final class Fiber {
   private static final java.util.concurrent.atomic.AtomicLong IDS =
       new java.util.concurrent.atomic.AtomicLong();
 
-  /** A sequence number, unique in the JVM, shown in dumps. */
-  private final long id = IDS.incrementAndGet();
+  /**
+   * A sequence number, unique in the JVM, shown in dumps; 0 until first asked for. Assigned
+   * lazily so that starting a fiber never touches the shared counter (a contended atomic on
+   * multi-threaded schedulers); only fibers that are dumped, logged or recorded get one.
+   */
+  private volatile long id;
   /** A name for dumps and logs; {@code null} when none was given. */
   private volatile String name;
-  /** The trigger this fiber last awaited; cleared when the await returns. Read by dumps. */
-  volatile Trigger awaiting;
-  /** When {@link #awaiting} was set, in {@link System#currentTimeMillis()}. */
-  volatile long awaitingSince;
+  /**
+   * The trigger this fiber awaits; cleared when the await returns. Written by the fiber with
+   * opaque stores (plain moves: no fence on the await path), read by dumps with opaque loads,
+   * which see each write whole and soon, in no promised order with other fields: dumps are
+   * weakly consistent.
+   */
+  Trigger awaiting;
+  /**
+   * When {@link #awaiting} was set, in {@link System#currentTimeMillis()} to within about 100 ms
+   * (the watchdog's coarse clock: no clock read per await); opaque like it.
+   */
+  long awaitingSince;
   private volatile Computation<?> computation;
   /** The computation the fiber was created with; closing cancels it first (see closeWith). */
   private final Computation<?> root;
@@ -245,6 +257,42 @@ public final class Fiber {
     }
   }
 
+  private static final VarHandle ID;
+  private static final VarHandle AWAITING;
+  private static final VarHandle AWAITING_SINCE;
+
+  static {
+    try {
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      ID = l.findVarHandle(Fiber.class, "id", long.class);
+      AWAITING = l.findVarHandle(Fiber.class, "awaiting", Trigger.class);
+      AWAITING_SINCE = l.findVarHandle(Fiber.class, "awaitingSince", long.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** Called by {@code Trigger.await} before it suspends: what dumps show. */
+  void beginAwait(Trigger trigger) {
+    AWAITING_SINCE.setOpaque(this, BlockedCarriers.coarseMillis());
+    AWAITING.setOpaque(this, trigger);
+  }
+
+  /** Called by {@code Trigger.await} when the wait is over. */
+  void endAwait() {
+    AWAITING.setOpaque(this, null);
+  }
+
+  /** A dump's read of the trigger this fiber awaits, or null. */
+  Trigger awaitingTrigger() {
+    return (Trigger) AWAITING.getOpaque(this);
+  }
+
+  /** A dump's read of when the current wait began. */
+  long awaitingSinceMillis() {
+    return (long) AWAITING_SINCE.getOpaque(this);
+  }
+
   /** The scheduler-side binding; see {@code Handler.mount}. */
   static Fiber mount(Fiber fiber) {
     return CARRIER.get().mount(fiber);
@@ -259,12 +307,20 @@ public final class Fiber {
   }
 
   /**
-   * This fiber's sequence number, unique in the JVM. Safe from any thread.
+   * This fiber's sequence number, unique in the JVM, assigned when first asked for (so ids
+   * follow the order fibers are first dumped, logged or recorded, not the order they started).
+   * Safe from any thread.
    *
    * @return the id, shown in dumps and {@link #toString()}
    */
   public long id() {
-    return id;
+    long i = id;
+    return i != 0 ? i : assignId();
+  }
+
+  private long assignId() {
+    long mine = IDS.incrementAndGet();
+    return ID.compareAndSet(this, 0L, mine) ? mine : id;
   }
 
   /**

@@ -10,8 +10,9 @@ import org.picos.spi.AbstractScheduler;
 /**
  * Fiber dumps: every live fiber of every scheduler of the JVM (those built on
  * {@link AbstractScheduler}), like a thread dump. No agent, nothing recorded on hot paths beyond
- * one trigger reference and a clock read per suspension. Weakly consistent: each fiber is read
- * once, while fibers keep running, migrating and ending; a dump never stops a scheduler.
+ * one trigger reference and a coarse-clock read (a load, no system call) per suspension. Weakly
+ * consistent: each fiber is read once, while fibers keep running, migrating and ending; a dump
+ * never stops a scheduler.
  */
 public final class Fibers {
   private Fibers() {}
@@ -56,8 +57,8 @@ public final class Fibers {
   }
 
   private static FiberInfo read(String scheduler, Fiber f) {
-    long since = f.awaitingSince;
-    Trigger t = f.awaiting;
+    long since = f.awaitingSinceMillis();
+    Trigger t = f.awaitingTrigger();
     boolean suspended = t != null && !t.isSignaled();
     return new FiberInfo(f.id(), f.name(), scheduler, suspended ? State.SUSPENDED : State.RUNNABLE,
         suspended ? t.waitDescription() : null, suspended ? since : 0,

@@ -215,14 +215,13 @@ public final class Trigger {
       throw alreadyAwaiting();
     }
     Fiber fiber = Fiber.current();
-    fiber.awaitingSince = System.currentTimeMillis();
-    fiber.awaiting = this;
+    fiber.beginAwait(this);
     FiberEvents.Suspended event = new FiberEvents.Suspended();
     event.begin();
     try {
       return fiber.handler.await(fiber, this);
     } finally {
-      fiber.awaiting = null;
+      fiber.endAwait();
       event.end(fiber, waitFor);
     }
   }
