@@ -379,14 +379,16 @@ public final class Soak {
   /**
    * Whether {@code t} is one of the JVM-wide daemon threads that outlive every host by design:
    * the virtual threads' carrier pool and unblocker (of {@code threadPerFiber()}), the JDK's
-   * cleaner, and the core's shared timer ({@code Timer.shared()}). Every thread of the
+   * cleaner, the core's shared timer ({@code Timer.shared()}) and the blocked-carrier
+   * detector's watchdog (one per JVM, started on the first mount). Every thread of the
    * hosts themselves has a name outside this list (the soak's own pools are named
    * {@code soak-*}).
    */
   private static boolean jvmWide(Thread t) {
     String name = t.getName();
     return t.isDaemon() && (name.startsWith("ForkJoinPool-") || name.startsWith("Cleaner-")
-        || name.equals("VirtualThread-unblocker") || name.equals("picos-timer"));
+        || name.equals("VirtualThread-unblocker") || name.equals("picos-timer")
+        || name.equals("picos-blocked-carrier-watchdog"));
   }
 
   // ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import io.netty.util.concurrent.BlockingOperationException;
 import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -31,9 +32,12 @@ import org.picos.sched.Schedulers;
 import org.picos.std.structured.Flock;
 import org.picos.std.sync.Channel;
 import org.picos.std.sync.ChannelClosedException;
+import org.picos.std.sync.Event;
 import org.picos.std.sync.Ivar;
+import org.picos.std.sync.Latch;
 import org.picos.std.sync.Lazy;
 import org.picos.std.sync.Mutex;
+import org.picos.std.sync.Semaphore;
 import reactor.core.publisher.Mono;
 
 /**
@@ -182,6 +186,42 @@ class MisuseCatalogueTest {
     } finally {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(30, TimeUnit.SECONDS);
       vertx.close().await(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * The std library's waits are guarded on entry too: on a Netty loop outside a fiber, an
+   * uncontended lock, a semaphore with a permit, a channel holding an element or with room, a
+   * committed event, an open latch and a filled ivar are refused every time, and the refusal
+   * takes and sends nothing.
+   */
+  @Test
+  void fastPathStdWaitsOnANettyLoopAreRefusedEveryTimeAndTakeNothing() throws Exception {
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    Mutex mutex = new Mutex();
+    Semaphore semaphore = new Semaphore(1);
+    Channel<String> full = Channel.bounded(1);
+    full.trySend("kept");
+    Channel<String> room = Channel.bounded(1);
+    Latch open = new Latch(0);
+    Ivar<String> filled = Ivar.of("x");
+    try {
+      for (int i = 0; i < 200; i++) {
+        List<Runnable> waits = List.of(mutex::lock, semaphore::acquire, full::receive,
+            () -> room.send("lost?"), () -> Event.always(1).sync(),
+            () -> Event.select(full.receiveEvent()), open::await, filled::read);
+        for (int k = 0; k < waits.size(); k++) {
+          Throwable onLoop = group.next().submit(waits.get(k)).await().cause();
+          assertTrue(onLoop instanceof BlockingOperationException,
+              "attempt " + i + ", wait " + k + " on the loop: " + onLoop);
+        }
+      }
+      assertFalse(mutex.isLocked(), "a refused lock holds nothing");
+      assertTrue(semaphore.tryAcquire(), "a refused acquire took no permit");
+      assertEquals("kept", full.tryReceive().orElseThrow(), "a refused receive took nothing");
+      assertEquals(0, room.size(), "a refused send sent nothing");
+    } finally {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(30, TimeUnit.SECONDS);
     }
   }
 

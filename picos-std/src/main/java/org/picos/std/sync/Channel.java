@@ -9,6 +9,7 @@ import java.util.Optional;
 import java.util.function.Function;
 import org.picos.Computation;
 import org.picos.Fiber;
+import org.picos.spi.BlockingGuards;
 
 /**
  * A channel between fibers: a {@linkplain #rendezvous() rendezvous} channel, where each
@@ -178,6 +179,7 @@ public final class Channel<T> implements Iterable<T> {
    */
   public void send(T item) {
     Objects.requireNonNull(item, "item");
+    BlockingGuards.check();
     Fiber.check();
     Offer matched;
     Offer waiting = null;
@@ -241,6 +243,7 @@ public final class Channel<T> implements Iterable<T> {
    */
   @SuppressWarnings("unchecked")
   public T receive() {
+    BlockingGuards.check();
     Fiber.check();
     Object item = null;
     Offer matched;

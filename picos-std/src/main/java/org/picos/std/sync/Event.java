@@ -9,6 +9,7 @@ import java.util.function.Supplier;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Trigger;
+import org.picos.spi.BlockingGuards;
 import org.picos.spi.Support;
 
 /**
@@ -104,6 +105,7 @@ public abstract class Event<T> {
    */
   @SuppressWarnings("unchecked")
   public final T sync() {
+    BlockingGuards.check();
     Fiber fiber = Fiber.current();
     Throwable canceled = fiber.canceled();
     if (canceled != null) {

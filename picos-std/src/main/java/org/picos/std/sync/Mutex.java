@@ -3,6 +3,7 @@ package org.picos.std.sync;
 import java.util.concurrent.Callable;
 import org.picos.Computation;
 import org.picos.Fiber;
+import org.picos.spi.BlockingGuards;
 import org.picos.std.sync.WaitQueue.Waiter;
 
 /**
@@ -54,6 +55,7 @@ public final class Mutex {
    *     (see {@link org.picos.Trigger#await()})
    */
   public void lock() {
+    BlockingGuards.check();
     Fiber me = Fiber.current();
     me.checkCanceled();
     Waiter w;

@@ -1,6 +1,7 @@
 package org.picos.std.sync;
 
 import org.picos.Computation;
+import org.picos.spi.BlockingGuards;
 import org.picos.std.sync.WaitQueue.Waiter;
 
 /**
@@ -53,6 +54,7 @@ public final class Semaphore {
    *     {@link org.picos.Trigger#await()})
    */
   public void acquire() {
+    BlockingGuards.check();
     Waiter w;
     synchronized (this) {
       if (permits > 0) {
