@@ -17,6 +17,11 @@ final class Access implements CoreAccess {
   }
 
   @Override
+  public boolean awaitsWith(Trigger trigger, Runnable action) {
+    return trigger.awaitsWith(action);
+  }
+
+  @Override
   public void dispose(Trigger trigger) {
     trigger.dispose();
   }

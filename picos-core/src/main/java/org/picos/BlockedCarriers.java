@@ -2,8 +2,10 @@ package org.picos;
 
 import java.lang.ref.WeakReference;
 import java.time.Duration;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.LockSupport;
@@ -212,6 +214,22 @@ public final class BlockedCarriers {
         watchdog.start();
       }
     }
+  }
+
+  /**
+   * For fiber dumps: each fiber mounted right now on a carrier of a scheduler whose carriers
+   * must not block, with its carrier. Weakly consistent; safe from any thread.
+   */
+  static Map<Fiber, Thread> mountedNow() {
+    Map<Fiber, Thread> mounted = new IdentityHashMap<>();
+    for (Watch w : WATCHED) {
+      Fiber.Carrier c = w.get();
+      Fiber f = c == null ? null : c.mountedFiber();
+      if (f != null) {
+        mounted.put(f, c.thread);
+      }
+    }
+    return mounted;
   }
 
   /** The longest the watchdog sleeps: the coarse clock's precision. */

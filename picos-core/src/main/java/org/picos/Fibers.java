@@ -5,23 +5,32 @@ import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.picos.spi.AbstractScheduler;
 
 /**
  * Fiber dumps: every live fiber of every scheduler of the JVM (those built on
- * {@link AbstractScheduler}), like a thread dump. No agent, nothing recorded on hot paths beyond
- * one trigger reference and a coarse-clock read (a load, no system call) per suspension. Weakly
- * consistent: each fiber is read once, while fibers keep running, migrating and ending; a dump
- * never stops a scheduler.
+ * {@link AbstractScheduler}), like a thread dump, with the stack of each suspended fiber. No
+ * agent, nothing recorded on hot paths beyond one trigger reference and a coarse-clock read (a
+ * load, no system call) per suspension; the stacks are read only when a dump asks.
+ *
+ * <p>Weakly consistent: each fiber is read once, while fibers keep running, migrating and
+ * ending; a dump never stops a scheduler. Reading a suspended fiber's frames holds back that
+ * one fiber's resume for the time of the read (a signal that arrives meanwhile is acted on as
+ * soon as the read ends, by the dumping thread); a fiber caught in the instant between its
+ * await and its carrier's switch away from it, or resuming just before the read, is listed as
+ * suspended without a stack.
  */
 public final class Fibers {
   private Fibers() {}
 
   /** What a fiber was doing when the dump read it. */
   public enum State {
+    /** Mounted on a carrier thread that must not block ({@link FiberInfo#thread()} says which). */
+    RUNNING,
     /** Suspended on a trigger that is not yet signalled. */
     SUSPENDED,
-    /** Running, or ready to run (not suspended). */
+    /** Ready to run, or running on a thread of its own or one the dump does not watch. */
     RUNNABLE
   }
 
@@ -31,14 +40,19 @@ public final class Fibers {
    * @param id the fiber's sequence number
    * @param name its name, or null
    * @param scheduler its scheduler's name
-   * @param state suspended or runnable
+   * @param state running, suspended or runnable
+   * @param thread the carrier thread's name while {@link State#RUNNING}, else null
    * @param waitingFor what it waits for (null unless suspended)
-   * @param sinceMillis when the wait began ({@link System#currentTimeMillis()}; 0 unless suspended)
+   * @param sinceMillis when the wait began ({@link System#currentTimeMillis()} to within about
+   *     100 ms; 0 unless suspended)
    * @param computation its computation's {@code toString()}
    * @param forbid whether cancellation is forbidden
+   * @param stack a suspended fiber's frames, innermost first (empty when not suspended, or when
+   *     caught in the instant it suspends or resumes)
    */
-  public record FiberInfo(long id, String name, String scheduler, State state, String waitingFor,
-      long sinceMillis, String computation, boolean forbid) {}
+  public record FiberInfo(long id, String name, String scheduler, State state, String thread,
+      String waitingFor, long sinceMillis, String computation, boolean forbid,
+      List<StackTraceElement> stack) {}
 
   /**
    * Takes a snapshot of every live fiber. Safe from any thread, inside a fiber or not; not a
@@ -48,26 +62,34 @@ public final class Fibers {
    */
   public static List<FiberInfo> dump() {
     List<FiberInfo> all = new ArrayList<>();
+    Map<Fiber, Thread> mounted = BlockedCarriers.mountedNow();
     for (AbstractScheduler s : AbstractScheduler.registered()) {
       for (Fiber f : s.liveFiberSnapshot()) {
-        all.add(read(s.toString(), f));
+        all.add(read(s, f, mounted.get(f)));
       }
     }
     return List.copyOf(all);
   }
 
-  private static FiberInfo read(String scheduler, Fiber f) {
+  private static FiberInfo read(AbstractScheduler s, Fiber f, Thread carrier) {
     long since = f.awaitingSinceMillis();
     Trigger t = f.awaitingTrigger();
     boolean suspended = t != null && !t.isSignaled();
-    return new FiberInfo(f.id(), f.name(), scheduler, suspended ? State.SUSPENDED : State.RUNNABLE,
+    List<StackTraceElement> stack = List.of();
+    if (suspended) {
+      StackTraceElement[] frames = s.suspendedStack(f);
+      stack = frames == null ? List.of() : List.of(frames);
+    }
+    State state = suspended ? State.SUSPENDED : carrier != null ? State.RUNNING : State.RUNNABLE;
+    return new FiberInfo(f.id(), f.name(), s.toString(), state,
+        state == State.RUNNING ? carrier.getName() : null,
         suspended ? t.waitDescription() : null, suspended ? since : 0,
-        String.valueOf(f.computation()), f.hasForbidden());
+        String.valueOf(f.computation()), f.hasForbidden(), stack);
   }
 
   /**
-   * Writes a dump as text, one paragraph per scheduler. Safe from any thread; not a
-   * cancellation point.
+   * Writes a dump as text in the style of a thread dump, one paragraph per scheduler. Safe from
+   * any thread; not a cancellation point.
    *
    * @param out where to write
    * @throws UncheckedIOException if {@code out} fails
@@ -86,12 +108,17 @@ public final class Fibers {
           out.append(" \"").append(i.name()).append('"');
         }
         out.append(' ').append(i.state().name());
-        if (i.state() == State.SUSPENDED) {
+        if (i.state() == State.RUNNING) {
+          out.append(" on thread \"").append(i.thread()).append('"');
+        } else if (i.state() == State.SUSPENDED) {
           out.append(" waiting for ").append(i.waitingFor()).append(" since ")
               .append(Instant.ofEpochMilli(i.sinceMillis()).toString());
         }
         out.append("\n    computation ").append(i.computation())
             .append(i.forbid() ? ", cancellation forbidden" : "").append('\n');
+        for (StackTraceElement frame : i.stack()) {
+          out.append("      at ").append(frame.toString()).append('\n');
+        }
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -100,7 +127,8 @@ public final class Fibers {
 
   /**
    * A dump as JSON, shaped like {@code jcmd Thread.dump_to_file -format=json}: a top object with
-   * the time and the schedulers, each with its fibers. Safe from any thread.
+   * the time and the schedulers, each with its fibers, each fiber with its fields and its stack
+   * as an array of frame strings. Safe from any thread.
    *
    * @return the JSON text
    */
@@ -122,13 +150,22 @@ public final class Fibers {
       string(b, i.name());
       b.append(",\"state\":");
       string(b, i.state().name());
+      b.append(",\"thread\":");
+      string(b, i.thread());
       b.append(",\"waitingFor\":");
       string(b, i.waitingFor());
       b.append(",\"since\":");
       string(b, i.sinceMillis() == 0 ? null : Instant.ofEpochMilli(i.sinceMillis()).toString());
       b.append(",\"computation\":");
       string(b, i.computation());
-      b.append(",\"forbid\":").append(i.forbid()).append('}');
+      b.append(",\"forbid\":").append(i.forbid()).append(",\"stack\":[");
+      for (int k = 0; k < i.stack().size(); k++) {
+        if (k > 0) {
+          b.append(',');
+        }
+        string(b, i.stack().get(k).toString());
+      }
+      b.append("]}");
       firstFiber = false;
     }
     b.append(current == null ? "]}}" : "]}]}}");

@@ -175,6 +175,11 @@ public final class Trigger {
     throw alreadyAwaiting();
   }
 
+  /** Whether {@code action} is attached and has not run: the awaiter is suspended on it. */
+  boolean awaitsWith(Runnable action) {
+    return state == action;
+  }
+
   /**
    * Scheduler side ({@code Handler.dispose}): moves an initial trigger to signalled without running anything, so that a
    * fiber resumed without a signal (because it was cancelled) leaves a signalled trigger behind.

@@ -14,7 +14,8 @@ class FibersDumpTest {
   private static Fibers.FiberInfo awaitSuspended(long id) throws InterruptedException {
     for (int k = 0; k < 2000; k++) {
       for (Fibers.FiberInfo i : Fibers.dump()) {
-        if (i.id() == id && i.state() == Fibers.State.SUSPENDED) {
+        // A fiber caught between its await and its carrier's yield is listed without a stack.
+        if (i.id() == id && i.state() == Fibers.State.SUSPENDED && !i.stack().isEmpty()) {
           return i;
         }
       }
@@ -76,6 +77,121 @@ class FibersDumpTest {
       }
       all.await();
       assertTrue(dumps >= 10);
+    }
+  }
+
+  /** The frame the dump must show: the user's own method, suspended inside. */
+  private static String waitInUserCode(Computation<String> gate) {
+    return gate.await();
+  }
+
+  @Test
+  void aSuspendedFibersStackHoldsTheUsersFrameOnEveryCoreScheduler() throws Exception {
+    for (Scheduler s : List.of(Schedulers.fifo(), Schedulers.multi(2), Schedulers.threadPerFiber())) {
+      try (s) {
+        Computation<String> gate = Computation.create();
+        Fiber[] seen = new Fiber[1];
+        Computation<String> waiter = s.start(() -> {
+          seen[0] = Fiber.current();
+          return waitInUserCode(gate);
+        });
+        while (seen[0] == null) {
+          Thread.sleep(1);
+        }
+        Fibers.FiberInfo info = awaitSuspended(seen[0].id());
+        assertTrue(info.stack().stream().anyMatch(f -> f.getMethodName().equals("waitInUserCode")
+            && f.getClassName().equals(FibersDumpTest.class.getName())), s + ": " + info.stack());
+        StringBuilder text = new StringBuilder();
+        Fibers.print(text);
+        assertTrue(text.toString().contains("      at org.picos.FibersDumpTest.waitInUserCode("),
+            text.toString());
+        assertTrue(Fibers.toJson().contains("\"org.picos.FibersDumpTest.waitInUserCode("),
+            Fibers.toJson());
+        gate.tryReturn("done");
+        assertEquals("done", waiter.await(), s.toString());
+      }
+    }
+  }
+
+  @Test
+  void aFiberRunningOnAFifoCarrierIsListedAsRunningOnThatThread() throws Exception {
+    try (Scheduler s = Schedulers.fifo()) {
+      java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+      Fiber[] seen = new Fiber[1];
+      String[] carrier = new String[1];
+      Computation<Void> spinner = s.start(() -> {
+        carrier[0] = Thread.currentThread().getName();
+        seen[0] = Fiber.current();
+        while (!stop.get()) {
+          Thread.onSpinWait();
+        }
+        return null;
+      });
+      try {
+        Fibers.FiberInfo running = null;
+        for (int k = 0; k < 2000 && running == null; k++) {
+          for (Fibers.FiberInfo i : Fibers.dump()) {
+            if (seen[0] != null && i.id() == seen[0].id() && i.state() == Fibers.State.RUNNING) {
+              running = i;
+            }
+          }
+          Thread.sleep(5);
+        }
+        assertTrue(running != null, "never seen running: " + Fibers.dump());
+        assertEquals(carrier[0], running.thread());
+        assertTrue(running.stack().isEmpty() && running.waitingFor() == null, running.toString());
+      } finally {
+        stop.set(true);
+      }
+      spinner.await();
+    }
+  }
+
+  /**
+   * Dumps reading stacks while fibers are signalled: a resume that arrives while a dump holds
+   * the fiber is run by the dump, never lost and never run twice (each round-trip completes,
+   * and a double resume would run a continuation twice and fail its fiber).
+   */
+  @Test
+  void stacksReadWhileFibersAreResumedNeverLoseOrDoubleAResume() throws Exception {
+    try (Scheduler s = Schedulers.multi(2)) {
+      int fibers = 64;
+      int rounds = 300;
+      Computation<Integer> all = s.start(() -> {
+        java.util.List<Computation<Integer>> children = new java.util.ArrayList<>();
+        for (int f = 0; f < fibers; f++) {
+          children.add(Fiber.spawn(() -> {
+            int done = 0;
+            for (int r = 0; r < rounds; r++) {
+              Trigger t = Trigger.create("round " + r);
+              Computation<Void> signaller = Fiber.spawn(() -> {
+                Fiber.yield();
+                t.signal();
+                return null;
+              });
+              t.await();
+              signaller.await();
+              done++;
+            }
+            return done;
+          }));
+        }
+        int sum = 0;
+        for (Computation<Integer> c : children) {
+          sum += c.await();
+        }
+        return sum;
+      });
+      int dumps = 0;
+      long stacks = 0;
+      while (all.isRunning()) {
+        for (Fibers.FiberInfo i : Fibers.dump()) {
+          stacks += i.stack().size();
+        }
+        dumps++;
+      }
+      assertEquals(fibers * rounds, all.await());
+      assertTrue(dumps > 0 && stacks > 0, dumps + " dumps read " + stacks + " frames");
     }
   }
 }

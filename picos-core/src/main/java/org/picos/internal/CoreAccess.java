@@ -18,6 +18,9 @@ public interface CoreAccess {
   /** The scheduler-side trigger transitions: see {@link Handler#onSignal}. */
   boolean onSignal(Trigger trigger, Runnable action);
 
+  /** See {@link Handler#awaitsWith}. */
+  boolean awaitsWith(Trigger trigger, Runnable action);
+
   /** See {@link Handler#dispose}. */
   void dispose(Trigger trigger);
 

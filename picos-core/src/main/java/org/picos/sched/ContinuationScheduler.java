@@ -1,5 +1,7 @@
 package org.picos.sched;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import org.picos.Fiber;
 import org.picos.Trigger;
 import org.picos.internal.FiberEvents;
@@ -27,6 +29,23 @@ import org.picos.spi.Support;
  * try to run a continuation that is still mounted, and a fiber that cannot yield because it is
  * pinned has installed nothing: it gets an {@link IllegalStateException} naming the reason, and
  * its trigger stays in its initial state.
+ *
+ * <h2>Reading a suspended fiber's stack</h2>
+ * A fiber dump reads the frames of a suspended continuation ({@link #suspendedStack}); the
+ * continuation must not run meanwhile, so the dump holds the task's resume for that moment.
+ * {@code Task.inspection} has three states:
+ * <pre>
+ *   FREE       --dump: CAS-------------------> HELD
+ *   HELD       --dump done: CAS--------------> FREE
+ *   HELD       --resume action: CAS----------> DEFERRED   (the resume returns at once)
+ *   DEFERRED   --dump done: set FREE, then runs the deferred resume itself
+ * </pre>
+ * The dump takes HELD first and then checks that the trigger still holds this task's resume
+ * action; the signaller moves the trigger to signalled first and then reads the inspection
+ * state. Both are volatile, so at least one sees the other: either the dump sees the signal and
+ * reads nothing, or the resume sees HELD and leaves the resume to the dump; exactly one of them
+ * schedules the task. A resume costs one more volatile read; a dump holds one fiber at a time,
+ * for the time of one stack walk.
  */
 abstract class ContinuationScheduler extends AbstractScheduler {
   private static final int NONE = 0;
@@ -34,6 +53,19 @@ abstract class ContinuationScheduler extends AbstractScheduler {
   private static final int YIELD = 2;
 
   static final String FLAG = "--add-exports java.base/jdk.internal.vm=ALL-UNNAMED";
+
+  private static final int FREE = 0;
+  private static final int HELD = 1;
+  private static final int DEFERRED = 2;
+  private static final VarHandle INSPECTION;
+
+  static {
+    try {
+      INSPECTION = MethodHandles.lookup().findVarHandle(Task.class, "inspection", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   ContinuationScheduler(String name) {
     super(name);
@@ -60,6 +92,8 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     Trigger trigger;
     /** 1 from being handed to a host that may drop it until a carrier claims it (CAS to 0). */
     volatile int handedOver;
+    /** FREE, HELD or DEFERRED: see "Reading a suspended fiber's stack" above. */
+    volatile int inspection;
     private final Runnable resumer = this::resume;
 
     Task(Fiber fiber, Runnable main, Object home) {
@@ -104,16 +138,49 @@ abstract class ContinuationScheduler extends AbstractScheduler {
 
     /** The trigger's action: runs on the signalling thread. */
     private void resume() {
+      if (inspection != FREE && INSPECTION.compareAndSet(this, HELD, DEFERRED)) {
+        return; // a dump is reading the stack: it resumes the fiber when done
+      }
+      resumeNow();
+    }
+
+    private void resumeNow() {
       Trigger t = trigger;
       trigger = null;
       boolean notCanceled = unsuspend(fiber, t);
       schedule(this, !notCanceled);
     }
 
+    /** The frames of the suspended continuation, or null if it is not suspended now. */
+    StackTraceElement[] suspendedStack() {
+      Trigger t = trigger;
+      if (t == null || !awaitsWith(t, resumer) || !INSPECTION.compareAndSet(this, FREE, HELD)) {
+        return null;
+      }
+      try {
+        return awaitsWith(t, resumer) ? continuation.getStackTrace() : null;
+      } finally {
+        if (!INSPECTION.compareAndSet(this, HELD, FREE)) {
+          inspection = FREE;
+          resumeNow();
+        }
+      }
+    }
+
+    ContinuationScheduler scheduler() {
+      return ContinuationScheduler.this;
+    }
+
     @Override
     public String toString() {
       return "fiber task on " + name;
     }
+  }
+
+  @Override
+  public final StackTraceElement[] suspendedStack(Fiber fiber) {
+    return data(fiber) instanceof Task task && task.scheduler() == this
+        ? task.suspendedStack() : null;
   }
 
   /**

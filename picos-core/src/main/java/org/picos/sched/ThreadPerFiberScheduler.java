@@ -55,6 +55,7 @@ final class ThreadPerFiberScheduler extends AbstractScheduler {
     }
     track(cell);
     bind(child);
+    setData(child, thread);
     threads.add(thread);
     try {
       thread.start();
@@ -64,6 +65,12 @@ final class ThreadPerFiberScheduler extends AbstractScheduler {
       untrack(cell);
       throw refused;
     }
+  }
+
+  /** A fiber's stack is its thread's: safe to read at any time. */
+  @Override
+  public StackTraceElement[] suspendedStack(Fiber fiber) {
+    return data(fiber) instanceof Thread t && threads.contains(t) ? t.getStackTrace() : null;
   }
 
   @Override

@@ -101,6 +101,18 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
     return fibers;
   }
 
+  /**
+   * For fiber dumps: the frames of {@code fiber} if it is a live fiber of this scheduler,
+   * suspended now, and its frames can be read without running or delaying it beyond the read;
+   * otherwise null. Safe from any thread; never blocks. This default reads nothing.
+   *
+   * @param fiber a fiber, of this scheduler or not
+   * @return its stack, innermost frame first, or null
+   */
+  public StackTraceElement[] suspendedStack(Fiber fiber) {
+    return null;
+  }
+
   @Override
   public <T> Computation<T> start(Callable<T> main) {
     Objects.requireNonNull(main, "main");

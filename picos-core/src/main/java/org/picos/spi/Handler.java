@@ -111,6 +111,15 @@ public abstract class Handler {
   }
 
   /**
+   * Whether {@code action} is attached to {@code trigger} and has not run yet: the fiber that
+   * attached it (after it stopped running) is still suspended. A volatile read of the trigger's
+   * state; safe from any thread.
+   */
+  protected static boolean awaitsWith(Trigger trigger, Runnable action) {
+    return CORE.awaitsWith(trigger, action);
+  }
+
+  /**
    * Moves an initial trigger to signalled without running anything, so that a fiber resumed
    * without a signal (because it was cancelled) leaves a signalled trigger behind. Does nothing
    * on a signalled trigger.
