@@ -9,6 +9,7 @@ import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.internal.FiberEvents;
+import org.picos.internal.FibersJmx;
 
 /**
  * The base of a scheduler that is also its own {@link Handler}: the set of live fibers,
@@ -61,6 +62,7 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
   protected AbstractScheduler(String name) {
     this.name = Objects.requireNonNull(name, "name");
     REGISTRY.add(new java.lang.ref.WeakReference<>(this));
+    FibersJmx.registerOnce();
   }
 
   /** Every scheduler built, held weakly: a collected scheduler drops out (for fiber dumps). */
