@@ -116,7 +116,7 @@ public abstract class SchedulerTck {
   // run, start, spawn and join
 
   @Test
-  void runReturnsTheMainValue() {
+  protected void runReturnsTheMainValue() {
     assertEquals("ok", scheduler.run(() -> {
       checkHost();
       return "ok";
@@ -124,7 +124,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void runRethrowsAnUncheckedFailureAsIs() {
+  protected void runRethrowsAnUncheckedFailureAsIs() {
     IllegalStateException boom = new IllegalStateException("boom");
     IllegalStateException thrown = assertThrows(IllegalStateException.class,
         () -> scheduler.run(() -> {
@@ -134,7 +134,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void runWrapsACheckedFailureOnce() {
+  protected void runWrapsACheckedFailureOnce() {
     IOException io = new IOException("disk");
     CompletionException thrown = assertThrows(CompletionException.class,
         () -> scheduler.run(() -> {
@@ -144,7 +144,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void startReturnsAtOnceAndTheComputationCompletes() {
+  protected void startReturnsAtOnceAndTheComputationCompletes() {
     Computation<Void> gate = Computation.create();
     Computation<Integer> c = scheduler.start(() -> {
       gate.await();
@@ -157,7 +157,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void failureOfAFiberCancelsItsComputation() {
+  protected void failureOfAFiberCancelsItsComputation() {
     IllegalArgumentException boom = new IllegalArgumentException("child failed");
     Computation<Object> c = scheduler.start(() -> {
       throw boom;
@@ -168,7 +168,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void spawnedChildrenRunAndAreJoined() {
+  protected void spawnedChildrenRunAndAreJoined() {
     int sum = scheduler.run(() -> {
       List<Computation<Integer>> children = new ArrayList<>();
       for (int i = 1; i <= 100; i++) {
@@ -191,7 +191,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void currentDiffersBetweenParentAndChild() {
+  protected void currentDiffersBetweenParentAndChild() {
     scheduler.run(() -> {
       Fiber parent = Fiber.current();
       assertSame(parent, Fiber.current(), "current() is stable within a fiber");
@@ -203,7 +203,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void spawnOfARawFiberRunsMainAndReportsItsFailure() {
+  protected void spawnOfARawFiberRunsMainAndReportsItsFailure() {
     scheduler.run(() -> {
       Computation<Void> c = Computation.create();
       IllegalStateException boom = new IllegalStateException("raw main failed");
@@ -216,7 +216,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void spawnIsAllOrNothingForACancelledParent() {
+  protected void spawnIsAllOrNothingForACancelledParent() {
     CancellationException cause = new CancellationException("parent cancelled");
     AtomicBoolean childRan = new AtomicBoolean();
     run(() -> {
@@ -231,7 +231,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void spawnedMainRunsEvenIfItsComputationIsAlreadyCancelled() {
+  protected void spawnedMainRunsEvenIfItsComputationIsAlreadyCancelled() {
     scheduler.run(() -> {
       Computation<Void> done = Computation.create();
       Computation<Void> cancelled = Computation.canceled(new CancellationException("pre"));
@@ -251,7 +251,7 @@ public abstract class SchedulerTck {
   // await and signal
 
   @Test
-  void triggerSignalledFromAnotherThreadWakesTheFiber() throws Exception {
+  protected void triggerSignalledFromAnotherThreadWakesTheFiber() throws Exception {
     Trigger t = Trigger.create();
     CountDownLatch waiting = new CountDownLatch(1);
     Computation<String> c = scheduler.start(() -> {
@@ -268,7 +268,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void triggerSignalledFromAnotherFiberWakesTheFiber() {
+  protected void triggerSignalledFromAnotherFiberWakesTheFiber() {
     assertEquals("done", scheduler.run(() -> {
       Trigger t = Trigger.create();
       Computation<String> waiter = Fiber.spawn(() -> {
@@ -282,7 +282,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void awaitOfASignalledTriggerReturnsAtOnce() {
+  protected void awaitOfASignalledTriggerReturnsAtOnce() {
     scheduler.run(() -> {
       Trigger t = Trigger.create();
       t.signal();
@@ -293,7 +293,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void awaitingATriggerTwiceIsAnError() {
+  protected void awaitingATriggerTwiceIsAnError() {
     scheduler.run(() -> {
       Trigger t = Trigger.create();
       Computation<Throwable> waiter = Fiber.spawn(t::await);
@@ -307,7 +307,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void computationAwaitedByManyFibersWakesThemAll() {
+  protected void computationAwaitedByManyFibersWakesThemAll() {
     int woken = scheduler.run(() -> {
       Computation<Integer> shared = Computation.create();
       List<Computation<Integer>> waiters = new ArrayList<>();
@@ -334,7 +334,7 @@ public abstract class SchedulerTck {
   // cancellation
 
   @Test
-  void cancellingAFiberWakesItFromATrigger() {
+  protected void cancellingAFiberWakesItFromATrigger() {
     CancellationException cause = new CancellationException("stop waiting");
     Computation<Throwable> seen = Computation.create();
     Trigger t = Trigger.create();
@@ -351,7 +351,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void cancellingAFiberWakesItFromAComputationAwait() {
+  protected void cancellingAFiberWakesItFromAComputationAwait() {
     CancellationException cause = new CancellationException("stop");
     Computation<Object> never = Computation.create();
     Trigger started = Trigger.create();
@@ -367,7 +367,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void cancelledAndSignalledFiberSeesTheCause() {
+  protected void cancelledAndSignalledFiberSeesTheCause() {
     CancellationException cause = new CancellationException("both");
     Trigger t = Trigger.create();
     Computation<Throwable> seen = Computation.create();
@@ -383,7 +383,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void awaitOfAFreshTriggerInACancelledFiberReturnsTheCauseAtOnce() {
+  protected void awaitOfAFreshTriggerInACancelledFiberReturnsTheCauseAtOnce() {
     CancellationException cause = new CancellationException("already");
     run(() -> {
       Fiber.current().computation().tryCancel(cause);
@@ -401,7 +401,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void cancellingASharedComputationStopsAFiberLoopingOnYield() {
+  protected void cancellingASharedComputationStopsAFiberLoopingOnYield() {
     CancellationException cause = new CancellationException("enough");
     AtomicLong rounds = new AtomicLong();
     Computation<Object> c = scheduler.start(() -> {
@@ -418,7 +418,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void cancelledWaiterDoesNotLoseTheOtherWaiters() {
+  protected void cancelledWaiterDoesNotLoseTheOtherWaiters() {
     scheduler.run(() -> {
       Computation<String> value = Computation.create();
       Computation<String> stays = Fiber.spawn(value::await);
@@ -463,7 +463,7 @@ public abstract class SchedulerTck {
   // forbid / permit
 
   @Test
-  void forbidDelaysCancellationUntilPermitted() {
+  protected void forbidDelaysCancellationUntilPermitted() {
     CancellationException cause = new CancellationException("later");
     run(() -> {
       Fiber self = Fiber.current();
@@ -498,7 +498,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void forbidRestoresTheMaskWhenTheBodyThrows() {
+  protected void forbidRestoresTheMaskWhenTheBodyThrows() {
     scheduler.run(() -> {
       assertThrows(IllegalStateException.class, () -> Fiber.forbid(() -> {
         throw new IllegalStateException("inside");
@@ -509,7 +509,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void fiberCreatedForbiddenIsNotWokenByCancellation() {
+  protected void fiberCreatedForbiddenIsNotWokenByCancellation() {
     scheduler.run(() -> {
       Computation<Void> c = Computation.create();
       Trigger t = Trigger.create();
@@ -534,7 +534,7 @@ public abstract class SchedulerTck {
   // cancelAfter
 
   @Test
-  void cancelAfterCancelsAWaitingFiberWithTheCause() {
+  protected void cancelAfterCancelsAWaitingFiberWithTheCause() {
     CancellationException cause = new CancellationException("timed out");
     run(() -> {
       checkHost();
@@ -547,7 +547,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void cancelAfterStopsAYieldingFiber() {
+  protected void cancelAfterStopsAYieldingFiber() {
     CancellationException cause = new CancellationException("yield timeout");
     run(() -> {
       Fiber.current().computation().cancelAfter(Duration.ofMillis(10), cause);
@@ -558,7 +558,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void completingFirstDisarmsTheTimer() {
+  protected void completingFirstDisarmsTheTimer() {
     scheduler.run(() -> {
       Computation<String> c = Computation.create();
       c.cancelAfter(Duration.ofSeconds(10), new CancellationException("too late"));
@@ -579,7 +579,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void cancelAfterRejectsBadDelays() {
+  protected void cancelAfterRejectsBadDelays() {
     scheduler.run(() -> {
       Computation<Void> c = Computation.create();
       CancellationException cause = new CancellationException();
@@ -605,7 +605,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void cancelAfterZeroCancelsPromptly() {
+  protected void cancelAfterZeroCancelsPromptly() {
     CancellationException cause = new CancellationException("zero");
     Computation<Void> c = Computation.create();
     scheduler.run(() -> {
@@ -619,7 +619,7 @@ public abstract class SchedulerTck {
   // yield and fairness
 
   @Test
-  void yieldingFibersAllMakeProgress() {
+  protected void yieldingFibersAllMakeProgress() {
     int fibers = 100;
     int rounds = 100;
     long[] finishedAt = new long[fibers];
@@ -654,7 +654,7 @@ public abstract class SchedulerTck {
   // fiber-local storage
 
   @Test
-  void fiberLocalsAreIsolatedAndSurviveSuspension() {
+  protected void fiberLocalsAreIsolatedAndSurviveSuspension() {
     FiberLocal<String> name = FiberLocal.withInitial(() -> "unset");
     scheduler.run(() -> {
       name.set("parent");
@@ -674,7 +674,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void fiberLocalCanBeSetBeforeSpawn() {
+  protected void fiberLocalCanBeSetBeforeSpawn() {
     FiberLocal<Integer> slot = FiberLocal.create();
     assertEquals(42, scheduler.run(() -> {
       Computation<Integer> c = Computation.create();
@@ -687,7 +687,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void manyFiberLocalsInManyFibersDoNotMix() {
+  protected void manyFiberLocalsInManyFibersDoNotMix() {
     List<FiberLocal<Integer>> locals = new ArrayList<>();
     for (int i = 0; i < 40; i++) {
       locals.add(FiberLocal.create());
@@ -720,7 +720,7 @@ public abstract class SchedulerTck {
   // scale and stress
 
   @Test
-  void manyFibersAliveAtOnce() {
+  protected void manyFibersAliveAtOnce() {
     int n = manyFibers();
     AtomicInteger suspended = new AtomicInteger();
     AtomicInteger finished = new AtomicInteger();
@@ -748,7 +748,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void noLostWakeUpsBetweenTwoFibers() {
+  protected void noLostWakeUpsBetweenTwoFibers() {
     int rounds = 10_000;
     scheduler.run(() -> {
       Trigger[] ping = {Trigger.create()};
@@ -774,7 +774,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void noLostWakeUpsAcrossThreads() throws Exception {
+  protected void noLostWakeUpsAcrossThreads() throws Exception {
     int rounds = 10_000;
     Computation<?>[] box = new Computation<?>[rounds];
     for (int i = 0; i < rounds; i++) {
@@ -809,7 +809,7 @@ public abstract class SchedulerTck {
    * must still find itself after every suspension (the JIT must not reuse a carrier read before it).
    */
   @Test
-  void fiberIdentitySurvivesHotLoopsAcrossSuspensions() {
+  protected void fiberIdentitySurvivesHotLoopsAcrossSuspensions() {
     int fibers = 4;
     int rounds = 100_000;
     scheduler.run(() -> {
@@ -835,7 +835,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void cancellationStormLeavesNoFiberBehind() {
+  protected void cancellationStormLeavesNoFiberBehind() {
     int fibers = 2_000;
     AtomicInteger ended = new AtomicInteger();
     Computation<Void> allEnded = Computation.create();
@@ -882,7 +882,7 @@ public abstract class SchedulerTck {
   // closing
 
   @Test
-  void closeCancelsSuspendedFibersWithACauseNamingTheShutdown() {
+  protected void closeCancelsSuspendedFibersWithACauseNamingTheShutdown() {
     List<Computation<Object>> waiting = new ArrayList<>();
     AtomicInteger started = new AtomicInteger();
     for (int i = 0; i < 20; i++) {
@@ -902,7 +902,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void startOnAClosedSchedulerFailsClearly() {
+  protected void startOnAClosedSchedulerFailsClearly() {
     scheduler.close();
     SchedulerClosedException e = assertThrows(SchedulerClosedException.class,
         () -> scheduler.start(() -> 1));
@@ -911,7 +911,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void nullArgumentsAreRejected() {
+  protected void nullArgumentsAreRejected() {
     assertThrows(NullPointerException.class, () -> scheduler.start(null));
     scheduler.run(() -> {
       assertThrows(NullPointerException.class, () -> Fiber.spawn(null));
@@ -923,7 +923,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void awaitFromAPlainThreadWaitsForAFiber() {
+  protected void awaitFromAPlainThreadWaitsForAFiber() {
     Computation<String> c = Computation.create();
     scheduler.start(() -> {
       Fiber.yield();
@@ -934,7 +934,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void runCalledFromAFiberSuspendsInsteadOfBlocking() {
+  protected void runCalledFromAFiberSuspendsInsteadOfBlocking() {
     assertEquals(3, scheduler.run(() -> {
       Scheduler self = scheduler;
       return self.run(() -> 1) + self.run(() -> 2);
@@ -942,7 +942,7 @@ public abstract class SchedulerTck {
   }
 
   @Test
-  void checkedCancellationCausesAreWrappedOnce() {
+  protected void checkedCancellationCausesAreWrappedOnce() {
     Exception cause = new Exception("checked cause");
     Trigger t = Trigger.create();
     Computation<Object> c = scheduler.start(t::await);
@@ -978,7 +978,7 @@ public abstract class SchedulerTck {
    * uncaught-exception handler exactly once.
    */
   @Test
-  void throwingCallbacksAndTriggerActionsDoNotStopClose() throws Exception {
+  protected void throwingCallbacksAndTriggerActionsDoNotStopClose() throws Exception {
     int n = 6;
     AtomicInteger ended = new AtomicInteger();
     List<Computation<Object>> fibers = new ArrayList<>();
@@ -1047,7 +1047,7 @@ public abstract class SchedulerTck {
    * fiber, and that thread goes on running fibers.
    */
   @Test
-  void aThrowingCallbackOfAReturningFiberIsReportedAndTheCarrierGoesOn() throws Exception {
+  protected void aThrowingCallbackOfAReturningFiberIsReportedAndTheCarrierGoesOn() throws Exception {
     int n = 4;
     try (UncaughtFailures uncaught = captureUncaught()) {
       List<Computation<Integer>> fibers = new ArrayList<>();
@@ -1100,7 +1100,7 @@ public abstract class SchedulerTck {
    * close with suspended fibers still ends them all and returns.
    */
   @Test
-  void throwingThreadContextHooksStopNothing() throws Exception {
+  protected void throwingThreadContextHooksStopNothing() throws Exception {
     Fiber.ThreadContext<Object> broken = new Fiber.ThreadContext<>() {
       @Override
       public Object capture() {

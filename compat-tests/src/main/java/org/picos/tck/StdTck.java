@@ -109,7 +109,7 @@ public abstract class StdTck {
   // Mutex and condition
 
   @Test
-  void mutexExcludesUnderContention() {
+  protected void mutexExcludesUnderContention() {
     scheduler.run(() -> {
       Mutex mutex = new Mutex();
       AtomicInteger inside = new AtomicInteger();
@@ -143,7 +143,7 @@ public abstract class StdTck {
   }
 
   @Test
-  void cancelledMutexWaiterLeavesItConsistent() {
+  protected void cancelledMutexWaiterLeavesItConsistent() {
     scheduler.run(() -> {
       Mutex mutex = new Mutex();
       mutex.lock();
@@ -167,7 +167,7 @@ public abstract class StdTck {
   }
 
   @Test
-  void cancelledConditionWaiterRelocksAndForwardsNothingLost() {
+  protected void cancelledConditionWaiterRelocksAndForwardsNothingLost() {
     scheduler.run(() -> {
       Mutex mutex = new Mutex();
       Condition condition = new Condition();
@@ -195,7 +195,7 @@ public abstract class StdTck {
   // Semaphore and ivar
 
   @Test
-  void cancelledSemaphoreWaiterTakesNoPermit() {
+  protected void cancelledSemaphoreWaiterTakesNoPermit() {
     scheduler.run(() -> {
       Semaphore semaphore = new Semaphore(0);
       Child<Void> waiter = new Child<>(() -> {
@@ -213,7 +213,7 @@ public abstract class StdTck {
   }
 
   @Test
-  void cancelledIvarReaderLeavesOthersToRead() {
+  protected void cancelledIvarReaderLeavesOthersToRead() {
     scheduler.run(() -> {
       Ivar<String> ivar = Ivar.create();
       Child<String> cancelled = new Child<>(ivar::read);
@@ -234,7 +234,7 @@ public abstract class StdTck {
   // Channels
 
   @Test
-  void channelsDeliverExactlyOnceInOrder() {
+  protected void channelsDeliverExactlyOnceInOrder() {
     scheduler.run(() -> {
       for (Channel<Integer> channel : List.of(Channel.<Integer>rendezvous(), Channel.<Integer>bounded(4))) {
         int producers = 3;
@@ -282,7 +282,7 @@ public abstract class StdTck {
   }
 
   @Test
-  void cancelledChannelWaitersLoseNothing() {
+  protected void cancelledChannelWaitersLoseNothing() {
     scheduler.run(() -> {
       Channel<String> channel = Channel.rendezvous();
       Child<Void> sender = new Child<>(() -> {
@@ -312,7 +312,7 @@ public abstract class StdTck {
   // Structured concurrency
 
   @Test
-  void flockFailureTerminatesSiblingsAndIsRethrown() {
+  protected void flockFailureTerminatesSiblingsAndIsRethrown() {
     scheduler.run(() -> {
       Channel<Integer> never = Channel.rendezvous();
       AtomicInteger terminated = new AtomicInteger();
@@ -346,7 +346,7 @@ public abstract class StdTck {
   // Select
 
   @Test
-  void selectCommitsExactlyOneEvent() {
+  protected void selectCommitsExactlyOneEvent() {
     scheduler.run(() -> {
       Computation<Integer> never = Computation.create();
       assertEquals(21, Event.select(Event.fromComputation(never), Event.always(20).map(x -> x + 1)));
@@ -395,7 +395,7 @@ public abstract class StdTck {
    * completes, and no channel element is lost.
    */
   @Test
-  void closeEndsFibersParkedInEveryKindOfWait() {
+  protected void closeEndsFibersParkedInEveryKindOfWait() {
     ShutdownScenario scenario = new ShutdownScenario(scheduler).checkingHost(this::checkHost).parkStdWaits();
     scenario.awaitParked();
     ShutdownScenario.withinBound("close() of " + scheduler, ShutdownScenario.BOUND, scheduler::close);

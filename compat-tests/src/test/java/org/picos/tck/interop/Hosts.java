@@ -24,9 +24,9 @@ import org.picos.bridge.netty.PicosNetty;
 import org.picos.bridge.reactor.PicosReactor;
 import org.picos.bridge.rxjava.PicosRx;
 import org.picos.bridge.vertx.PicosVertx;
+import org.picos.junit.RandomExecutor;
 import org.picos.sched.ExecutorScheduler;
 import org.picos.sched.Schedulers;
-import org.picos.tck.RandomExecutor;
 
 /**
  * Every host this project has: the core schedulers, a seeded random one, and each bridge's. The
