@@ -69,6 +69,8 @@ public final class Channel<T> implements Iterable<T> {
   private final ArrayDeque<Object> buffer;
   private final WaitQueue<Offer> senders = new WaitQueue<>();
   private final WaitQueue<Offer> receivers = new WaitQueue<>();
+  private final Object sendWait = WaitQueue.describe("Channel.send", this);
+  private final Object receiveWait = WaitQueue.describe("Channel.receive", this);
   private boolean closed;
 
   private Channel(int capacity) {
@@ -193,7 +195,7 @@ public final class Channel<T> implements Iterable<T> {
           buffer.add(item);
           return;
         }
-        waiting = new Offer(new Pick(), item, null);
+        waiting = new Offer(new Pick(sendWait), item, null);
         senders.add(waiting);
       }
     }
@@ -257,7 +259,7 @@ public final class Channel<T> implements Iterable<T> {
       } else if (closed) {
         throw closedForReceive("receive");
       } else {
-        waiting = new Offer(new Pick(), null, null);
+        waiting = new Offer(new Pick(receiveWait), null, null);
         receivers.add(waiting);
       }
     }

@@ -20,6 +20,7 @@ import org.picos.std.sync.WaitQueue.Waiter;
  */
 public final class Condition {
   private final WaitQueue<Waiter> waiters = new WaitQueue<>();
+  private final Object signalWait = WaitQueue.describe("Condition.await", this);
 
   /** Creates a condition with no waiters. */
   public Condition() {}
@@ -36,7 +37,7 @@ public final class Condition {
    */
   public void await(Mutex mutex) {
     Fiber me = Fiber.current();
-    Waiter w = new Waiter(me);
+    Waiter w = new Waiter(signalWait, me);
     synchronized (this) {
       waiters.add(w);
     }
@@ -121,5 +122,10 @@ public final class Condition {
   /** The number of waiting fibers; a snapshot, for monitoring and tests. */
   public synchronized int queueLength() {
     return waiters.size();
+  }
+
+  @Override
+  public synchronized String toString() {
+    return "Condition[" + waiters.size() + " waiting]";
   }
 }

@@ -55,10 +55,12 @@ import org.picos.spi.Support;
  * @param <T> the type of the result
  */
 public abstract class Event<T> {
+  private static final String SELECT = "Event.sync (a select over its offers)";
+
   /** One sync in progress: its fiber, its commit point and how to withdraw its offers. */
   static final class Sync {
     final Fiber fiber;
-    final Pick pick = new Pick();
+    final Pick pick = new Pick(SELECT);
     private List<Runnable> withdrawals;
 
     Sync(Fiber fiber) {

@@ -38,6 +38,7 @@ import org.picos.std.sync.WaitQueue.Waiter;
  */
 public final class Mutex {
   private final WaitQueue<Waiter> waiters = new WaitQueue<>();
+  private final Object lockWait = WaitQueue.describe("Mutex.lock", this);
   /** The owning fiber, or {@code null} when unlocked. */
   private Fiber owner;
 
@@ -69,7 +70,7 @@ public final class Mutex {
             "Mutex.lock: the calling fiber already holds this mutex (it is not reentrant);"
                 + " unlock it before locking it again");
       }
-      w = new Waiter(me);
+      w = new Waiter(lockWait, me);
       waiters.add(w);
     }
     w.trigger.awaitOrAbandon(() -> abandon(w));

@@ -27,6 +27,11 @@ import org.picos.Trigger;
  * cycle. The committer signals {@link #trigger} after publishing (and after leaving any lock).
  */
 final class Pick {
+  /** {@code waitFor}: what a fiber dump says the owner waits for. */
+  Pick(Object waitFor) {
+    this.trigger = Trigger.create(waitFor);
+  }
+
   static final int WAITING = 0;
   static final int CLAIMED = 1;
   static final int DONE = 2;
@@ -49,7 +54,7 @@ final class Pick {
   record Failure(RuntimeException error) {}
 
   /** Awaited by the owner; signalled by the committer. */
-  final Trigger trigger = Trigger.create();
+  final Trigger trigger;
   volatile int state;
   /** Assigned on first two-sided commit; 0 until then. */
   private volatile long order;

@@ -29,6 +29,7 @@ import org.picos.std.sync.WaitQueue.Waiter;
  */
 public final class Semaphore {
   private final WaitQueue<Waiter> waiters = new WaitQueue<>();
+  private final Object permitWait = WaitQueue.describe("Semaphore.acquire", this);
   private int permits;
 
   /**
@@ -61,7 +62,7 @@ public final class Semaphore {
         permits--;
         return;
       }
-      w = new Waiter(null);
+      w = new Waiter(permitWait, null);
       waiters.add(w);
     }
     w.trigger.awaitOrAbandon(() -> abandon(w));
@@ -118,5 +119,10 @@ public final class Semaphore {
   /** The number of waiting fibers; a snapshot, for monitoring and tests. */
   public synchronized int queueLength() {
     return waiters.size();
+  }
+
+  @Override
+  public synchronized String toString() {
+    return "Semaphore[" + permits + " permits, " + waiters.size() + " waiting]";
   }
 }

@@ -23,12 +23,27 @@ final class WaitQueue<N extends WaitQueue.Node<N>> {
 
   /** One fiber waiting in a mutex, condition or semaphore. */
   static final class Waiter extends Node<Waiter> {
-    final Trigger trigger = Trigger.create();
+    final Trigger trigger;
     final Fiber fiber;
 
-    Waiter(Fiber fiber) {
+    /** {@code waitFor}: what a fiber dump says it waits for (see {@link #describe}). */
+    Waiter(Object waitFor, Fiber fiber) {
+      this.trigger = Trigger.create(waitFor);
       this.fiber = fiber;
     }
+  }
+
+  /**
+   * A wait description for fiber dumps, made once per primitive: {@code "Mutex.lock on
+   * Mutex[locked, 2 waiting]"}, the primitive's state read only when a dump asks.
+   */
+  static Object describe(String operation, Object on) {
+    return new Object() {
+      @Override
+      public String toString() {
+        return operation + " on " + on;
+      }
+    };
   }
 
   private N head;

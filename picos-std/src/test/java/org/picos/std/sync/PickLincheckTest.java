@@ -15,9 +15,9 @@ import org.picos.modelcheck.ModelCheck;
 @Tag("lincheck")
 class PickLincheckTest {
   static final class Picks {
-    final Pick a = new Pick();
-    final Pick b = new Pick();
-    final Pick c = new Pick();
+    final Pick a = new Pick(null);
+    final Pick b = new Pick(null);
+    final Pick c = new Pick(null);
     volatile boolean firstWon;
     volatile boolean secondWon;
     volatile boolean thirdWon;

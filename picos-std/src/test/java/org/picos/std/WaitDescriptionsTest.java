@@ -1,0 +1,98 @@
+package org.picos.std;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.picos.Computation;
+import org.picos.Fiber;
+import org.picos.Fibers;
+import org.picos.Scheduler;
+import org.picos.sched.Schedulers;
+import org.picos.std.sync.Channel;
+import org.picos.std.sync.Condition;
+import org.picos.std.sync.Event;
+import org.picos.std.sync.Mutex;
+import org.picos.std.sync.Semaphore;
+
+/**
+ * A fiber dump names the std primitive each fiber waits in, with the primitive's state, and
+ * shows the user's frame in the fiber's stack; the primitives' toString says what a log needs.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class WaitDescriptionsTest {
+  /** The user's frame every waiting fiber runs its wait from. */
+  private static void waitHere(Runnable wait) {
+    wait.run();
+  }
+
+  @Test
+  void eachKindOfStdWaitIsDescribedWithItsPrimitiveAndTheUsersFrame() throws Exception {
+    Mutex held = new Mutex();
+    Mutex forCondition = new Mutex();
+    Condition condition = new Condition();
+    Semaphore none = new Semaphore(0);
+    Channel<String> rendezvous = Channel.rendezvous();
+    Channel<String> empty = Channel.bounded(2);
+    Map<String, Runnable> waits = new LinkedHashMap<>();
+    waits.put("Mutex.lock on Mutex[locked, 1 waiting]", held::lock);
+    waits.put("Condition.await on Condition[1 waiting]", () -> {
+      forCondition.lock();
+      try {
+        condition.await(forCondition);
+      } finally {
+        forCondition.unlock();
+      }
+    });
+    waits.put("Semaphore.acquire on Semaphore[0 permits, 1 waiting]", none::acquire);
+    waits.put("Channel.send on Channel[rendezvous]", () -> rendezvous.send("x"));
+    waits.put("Channel.receive on Channel[0/2]", empty::receive);
+    waits.put("Event.sync (a select over its offers)",
+        () -> Event.select(Event.never(), Event.never()));
+    try (Scheduler s = Schedulers.fifo()) {
+      Computation<Void> holder = s.start(() -> {
+        held.lock();
+        return null;
+      });
+      holder.await();
+      Map<String, Long> ids = new LinkedHashMap<>();
+      for (Map.Entry<String, Runnable> w : waits.entrySet()) {
+        Computation<Long> started = Computation.create();
+        s.start(() -> {
+          started.tryReturn(Fiber.current().id());
+          waitHere(w.getValue());
+          return null;
+        });
+        ids.put(w.getKey(), started.await());
+      }
+      for (Map.Entry<String, Long> e : ids.entrySet()) {
+        Fibers.FiberInfo info = suspendedWithStack(e.getValue());
+        assertEquals(e.getKey(), info.waitingFor());
+        assertTrue(info.stack().stream().anyMatch(f -> f.getMethodName().equals("waitHere")
+            && f.getClassName().equals(WaitDescriptionsTest.class.getName())), info.toString());
+      }
+      s.close(); // cancels every waiter
+    }
+    assertEquals("Mutex[locked, 0 waiting]", held.toString());
+    assertEquals("Semaphore[0 permits, 0 waiting]", none.toString());
+    assertEquals("Condition[0 waiting]", condition.toString());
+  }
+
+  private static Fibers.FiberInfo suspendedWithStack(long id) throws InterruptedException {
+    for (int k = 0; k < 2000; k++) {
+      List<Fibers.FiberInfo> dump = Fibers.dump();
+      for (Fibers.FiberInfo i : dump) {
+        if (i.id() == id && i.state() == Fibers.State.SUSPENDED && !i.stack().isEmpty()) {
+          return i;
+        }
+      }
+      Thread.sleep(5);
+    }
+    throw new AssertionError("fiber " + id + " never seen suspended: " + Fibers.dump());
+  }
+}
