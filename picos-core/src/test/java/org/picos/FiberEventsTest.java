@@ -21,7 +21,11 @@ import org.picos.sched.Schedulers;
 @Isolated
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class FiberEventsTest {
-  /** Awaits in its static initializer: the class initializer pins the fiber. */
+  /**
+   * Awaits in its static initializer: the class initializer pins the fiber. A class of this
+   * test's own, not {@code SchedulerBehaviourTest}'s alike one: an initializer runs once per
+   * JVM, and this test must see its pinned await happen while it records.
+   */
   static final class AwaitsInInitializer {
     static final Throwable FAILURE;
 
