@@ -29,8 +29,13 @@ import reactor.blockhound.integration.BlockHoundIntegration;
  * with BlockHound installed.
  *
  * <p>Picos' own short waits inside a fiber are allowed: the spin of a {@code select} that
- * finds its pick claimed by another party ({@code Pick.claim}) and the yield hint of a pinned
- * {@code Fiber.yield()}. A fiber's suspension is not a blocking call (its continuation yields;
+ * finds its pick claimed by another party ({@code Pick.claim}), the yield hint of a pinned
+ * {@code Fiber.yield()}, and the hand-off of a task to a host executor ({@code
+ * ExecutorScheduler.handOver} when a fiber spawns or wakes another, {@code
+ * Blocking.Offload.handOver} when it offloads a call), where a {@code ThreadPoolExecutor}'s
+ * queue lock may park the carrier for a moment under contention. An executor that blocks in
+ * {@code execute} for longer (a bounded queue with a caller-runs or blocking policy) is hidden
+ * there too: the blocked-carrier detector still reports it. A fiber's suspension is not a blocking call (its continuation yields;
  * the carrier thread goes on), and a carrier idling between fibers runs no fiber, so neither
  * needs an allowance.
  */
@@ -46,5 +51,7 @@ public final class PicosBlockHoundIntegration implements BlockHoundIntegration {
         thread -> thread == Thread.currentThread() && Support.inNonBlockingFiber()));
     builder.allowBlockingCallsInside("org.picos.std.sync.Pick", "claim");
     builder.allowBlockingCallsInside("org.picos.sched.ContinuationScheduler", "yield");
+    builder.allowBlockingCallsInside("org.picos.sched.ExecutorScheduler", "handOver");
+    builder.allowBlockingCallsInside("org.picos.std.blocking.Blocking$Offload", "handOver");
   }
 }

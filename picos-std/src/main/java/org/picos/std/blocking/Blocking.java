@@ -334,7 +334,7 @@ public final class Blocking {
       Fiber.check();
       Job<T, E> job = new Job<>(body);
       try {
-        executor.execute(job);
+        handOver(job);
       } catch (RejectedExecutionException refused) {
         throw new RejectedExecutionException("Blocking.call: " + name + " refused the call, which"
             + " did not run (" + refused.getMessage() + "); offload to an executor that is running"
@@ -342,6 +342,15 @@ public final class Blocking {
       }
       job.done.awaitOrWithdraw(() -> job.withdraw(onCancel));
       return job.outcome();
+    }
+
+    /**
+     * Gives the call to the executor, in a frame of its own: a pool's queue lock may park the
+     * carrier for a moment under contention, which the BlockHound integration allows here (and
+     * only here) as part of the hand-off, not as a blocking call of the fiber.
+     */
+    private void handOver(Runnable job) {
+      executor.execute(job);
     }
 
     @Override
