@@ -126,6 +126,17 @@ public final class Fibers {
   }
 
   /**
+   * A dump as text, as {@link #print(Appendable)} writes it. Safe from any thread.
+   *
+   * @return the text
+   */
+  public static String toText() {
+    StringBuilder b = new StringBuilder();
+    print(b);
+    return b.toString();
+  }
+
+  /**
    * A dump as JSON, shaped like {@code jcmd Thread.dump_to_file -format=json}: a top object with
    * the time and the schedulers, each with its fibers, each fiber with its fields and its stack
    * as an array of frame strings. Safe from any thread.

@@ -27,7 +27,7 @@ public interface FibersMXBean {
   int getLiveFibers();
 
   /**
-   * A fiber dump as text, as {@link Fibers#print(Appendable)} writes it.
+   * A fiber dump as text, as {@link Fibers#toText()} returns it.
    *
    * @return the dump
    */

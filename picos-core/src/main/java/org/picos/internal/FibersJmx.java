@@ -69,9 +69,7 @@ public final class FibersJmx implements FibersMXBean {
 
   @Override
   public String dump() {
-    StringBuilder b = new StringBuilder();
-    Fibers.print(b);
-    return b.toString();
+    return Fibers.toText();
   }
 
   @Override

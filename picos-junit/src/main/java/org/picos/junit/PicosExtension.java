@@ -159,10 +159,8 @@ public final class PicosExtension implements InvocationInterceptor {
     body.whenDone(ended::countDown);
     long timeout = settings.timeoutMillis();
     if (timeout > 0 && !ended.await(timeout, TimeUnit.MILLISECONDS)) {
-      StringBuilder dump = new StringBuilder();
-      Fibers.print(dump);
       TimeoutException timedOut = new TimeoutException(test + " did not end within " + timeout
-          + " ms on " + scheduler + ". Fiber dump taken then:\n" + dump);
+          + " ms on " + scheduler + ". Fiber dump taken then:\n" + Fibers.toText());
       body.tryCancel(timedOut);
       return timedOut;
     } else if (timeout <= 0) {
@@ -175,11 +173,9 @@ public final class PicosExtension implements InvocationInterceptor {
     if (settings.leakCheck()) {
       List<Fibers.FiberInfo> left = leftAlive(scheduler, main[0]);
       if (!left.isEmpty()) {
-        StringBuilder dump = new StringBuilder();
-        Fibers.print(dump);
         return new AssertionError(test + " left " + left.size() + " fiber(s) alive on "
             + scheduler + " after it returned (join them: Flock.joinAfter, Bundle, or await"
-            + " their computations): " + left + "\nFiber dump:\n" + dump);
+            + " their computations): " + left + "\nFiber dump:\n" + Fibers.toText());
       }
     }
     return null;
