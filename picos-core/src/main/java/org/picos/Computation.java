@@ -268,8 +268,24 @@ public final class Computation<T> {
    *     block (the message names the host and what to do)
    */
   public T await() {
+    return awaitDescribed(this);
+  }
+
+  /**
+   * {@link #await()}, telling fiber dumps what the wait is for (a name of its own, not an
+   * overload, so that {@code computation::await} stays an unambiguous method reference): a library that waits on a
+   * computation of its own (a latch, an ivar, a bridge's result) passes a description made once,
+   * such as {@code Support.waitDescription("Latch.await", latch)}, so that the dump of a fiber
+   * waiting there reads {@code Latch.await on Latch[2 to go]} rather than
+   * {@code Computation[running]}. Same semantics, threading and exceptions as {@code await()}.
+   *
+   * @param waitFor the description (its {@code toString()} is called only when a dump or log
+   *     asks); {@code null} for none
+   * @return the value the computation returned
+   */
+  public T awaitDescribed(Object waitFor) {
     if (state instanceof Running) {
-      Trigger trigger = Trigger.create(this);
+      Trigger trigger = Trigger.create(waitFor);
       if (tryAttach(trigger)) {
         trigger.awaitOrAbandon(() -> detach(trigger)); // the trigger's await checks the guards
         return resultNow();

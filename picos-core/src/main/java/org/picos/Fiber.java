@@ -92,6 +92,8 @@ public final class Fiber {
   private volatile long id;
   /** A name for dumps and logs; {@code null} when none was given. */
   private volatile String name;
+  /** The scope this fiber was started in, for dumps (see {@link #setScope}); may be null. */
+  private volatile Object scope;
   /**
    * The trigger this fiber awaits; cleared when the await returns. Written by the fiber with
    * opaque stores (plain moves: no fence on the await path), read by dumps with opaque loads,
@@ -341,6 +343,29 @@ public final class Fiber {
     this.name = name;
   }
 
+  /**
+   * The scope this fiber was started in, as given to {@link #setScope}, or {@code null}. Safe
+   * from any thread.
+   *
+   * @return the scope
+   */
+  public Object scope() {
+    return scope;
+  }
+
+  /**
+   * Tells fiber dumps which scope this fiber belongs to: a structured-concurrency scope (such as
+   * std's {@code Bundle}) sets itself on each child before spawning it, a bridge the channel or
+   * deployment the fiber serves. Only its {@code toString()} is used, and only when a dump asks.
+   * It has no other effect: cancellation still flows through computations. Safe from any
+   * thread; not a cancellation point.
+   *
+   * @param scope the scope, or {@code null} to remove it
+   */
+  public void setScope(Object scope) {
+    this.scope = scope;
+  }
+
   /** This fiber's computation (its cancellation token). Safe from any thread. */
   public Computation<?> computation() {
     return computation;
@@ -468,6 +493,14 @@ public final class Fiber {
     }
   };
 
+  /** What a sleeping fiber's dump entry says; rendered only when a dump asks. */
+  private record SleepUntil(long wallMillis) {
+    @Override
+    public String toString() {
+      return "Fiber.sleep until " + java.time.Instant.ofEpochMilli(wallMillis);
+    }
+  }
+
   /**
    * Suspends the current fiber for {@code duration}, using its scheduler's timer (outside any
    * scheduler the thread blocks, on the shared timer). A cancellation point: a cancelled fiber
@@ -482,7 +515,7 @@ public final class Fiber {
     Computation<Void> timer = Computation.create(Computation.Mode.LIFO);
     try {
       timer.cancelAfter(duration, SLEPT);
-      timer.await();
+      timer.awaitDescribed(new SleepUntil(System.currentTimeMillis() + duration.toMillis()));
     } catch (RuntimeException e) {
       if (e != SLEPT) {
         throw e;

@@ -47,11 +47,13 @@ public final class Fibers {
    *     100 ms; 0 unless suspended)
    * @param computation its computation's {@code toString()}
    * @param forbid whether cancellation is forbidden
+   * @param scope the {@code toString()} of the scope it was started in ({@link Fiber#setScope}:
+   *     a std {@code Bundle} or {@code Flock}, a bridge's channel or deployment), or null
    * @param stack a suspended fiber's frames, innermost first (empty when not suspended, or when
    *     caught in the instant it suspends or resumes)
    */
   public record FiberInfo(long id, String name, String scheduler, State state, String thread,
-      String waitingFor, long sinceMillis, String computation, boolean forbid,
+      String waitingFor, long sinceMillis, String computation, boolean forbid, String scope,
       List<StackTraceElement> stack) {}
 
   /**
@@ -84,7 +86,22 @@ public final class Fibers {
     return new FiberInfo(f.id(), f.name(), s.toString(), state,
         state == State.RUNNING ? carrier.getName() : null,
         suspended ? t.waitDescription() : null, suspended ? since : 0,
-        String.valueOf(f.computation()), f.hasForbidden(), stack);
+        text(f.computation()), f.hasForbidden(), text(f.scope()), stack);
+  }
+
+  /**
+   * {@code o.toString()}, or null for null; a user's {@code toString} that throws (a returned
+   * value's, a scope's) is shown, not thrown: a dump never fails.
+   */
+  private static String text(Object o) {
+    if (o == null) {
+      return null;
+    }
+    try {
+      return o.toString();
+    } catch (RuntimeException failure) {
+      return o.getClass().getName() + " (its toString failed: " + failure + ")";
+    }
   }
 
   /**
@@ -116,6 +133,9 @@ public final class Fibers {
         }
         out.append("\n    computation ").append(i.computation())
             .append(i.forbid() ? ", cancellation forbidden" : "").append('\n');
+        if (i.scope() != null) {
+          out.append("    in ").append(i.scope()).append('\n');
+        }
         for (StackTraceElement frame : i.stack()) {
           out.append("      at ").append(frame.toString()).append('\n');
         }
@@ -169,7 +189,9 @@ public final class Fibers {
       string(b, i.sinceMillis() == 0 ? null : Instant.ofEpochMilli(i.sinceMillis()).toString());
       b.append(",\"computation\":");
       string(b, i.computation());
-      b.append(",\"forbid\":").append(i.forbid()).append(",\"stack\":[");
+      b.append(",\"forbid\":").append(i.forbid()).append(",\"scope\":");
+      string(b, i.scope());
+      b.append(",\"stack\":[");
       for (int k = 0; k < i.stack().size(); k++) {
         if (k > 0) {
           b.append(',');

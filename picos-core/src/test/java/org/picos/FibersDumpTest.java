@@ -58,6 +58,46 @@ class FibersDumpTest {
   }
 
   @Test
+  void aSleepSaysUntilWhenAScopeIsShownAndFailingToStringsDoNotFailTheDump() throws Exception {
+    Object badScope = new Object() {
+      @Override
+      public String toString() {
+        throw new IllegalStateException("scope toString broke");
+      }
+    };
+    try (Scheduler s = Schedulers.fifo()) {
+      Computation<Long> sleeper = Computation.create();
+      long before = System.currentTimeMillis();
+      s.start(() -> {
+        Fiber.current().setScope("request 7 of client 3");
+        sleeper.tryReturn(Fiber.current().id());
+        Fiber.sleep(java.time.Duration.ofHours(2));
+        return null;
+      });
+      Computation<Long> odd = Computation.create();
+      Computation<Object> gate = Computation.create();
+      s.start(() -> {
+        Fiber.current().setScope(badScope);
+        odd.tryReturn(Fiber.current().id());
+        return gate.awaitDescribed(badScope);
+      });
+      Fibers.FiberInfo sleeping = awaitSuspended(sleeper.await());
+      String until = sleeping.waitingFor();
+      assertTrue(until.startsWith("Fiber.sleep until "), until);
+      long wakeAt = java.time.Instant.parse(until.substring("Fiber.sleep until ".length())).toEpochMilli();
+      assertTrue(wakeAt >= before + 7_200_000 && wakeAt <= System.currentTimeMillis() + 7_200_000, until);
+      assertEquals("request 7 of client 3", sleeping.scope());
+      Fibers.FiberInfo broken = awaitSuspended(odd.await());
+      assertTrue(broken.scope().contains("its toString failed: java.lang.IllegalStateException: scope toString broke"),
+          broken.toString());
+      assertTrue(broken.waitingFor().contains("its description failed"), broken.toString());
+      String text = Fibers.toText();
+      assertTrue(text.contains("    in request 7 of client 3\n"), text);
+      assertTrue(Fibers.toJson().contains("\"scope\":\"request 7 of client 3\""));
+    }
+  }
+
+  @Test
   void dumpRacingTenThousandFibersStartingAndEndingNeverThrows() throws Exception {
     try (Scheduler s = Schedulers.multi(2)) {
       Computation<Void> all = s.start(() -> {

@@ -23,7 +23,7 @@ import org.picos.Computation;
  * construction.
  *
  * <p>Threading: {@link #deliver} and {@link #fail} are called once, by the callback, from any
- * thread; {@link #await} once, by the waiting fiber (or plain thread).
+ * thread; {@link #await(Object)} once, by the waiting fiber (or plain thread).
  *
  * @param <T> the type of the value
  */
@@ -79,14 +79,17 @@ public final class Handover<T> {
    * once with that exception, even if the value arrived meanwhile; the value, now or when it
    * arrives, is released.
    *
+   * @param waitFor what fiber dumps say the fiber waits for (see
+   *     {@link Computation#awaitDescribed}), such as
+   *     {@code Support.waitDescription("PicosFutures.await", stage)}; may be null
    * @return the delivered value
    * @throws RuntimeException the operation's failure, or the fiber's cancellation cause
    * @throws IllegalStateException if the wait was refused (a pinned fiber, a thread that must
    *     not block)
    */
-  public T await() {
+  public T await(Object waitFor) {
     try {
-      return outcome.await();
+      return outcome.awaitDescribed(waitFor);
     } catch (RuntimeException | Error stopped) {
       if (outcome.isCancellation(stopped)) {
         throw stopped; // the operation's own failure

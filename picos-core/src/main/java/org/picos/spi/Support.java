@@ -78,4 +78,25 @@ public final class Support {
   public static boolean inNonBlockingFiber() {
     return Fiber.inFiber() && !CoreAccess.get().handler(Fiber.current()).mayBlockCarrier();
   }
+
+  /**
+   * A wait description for {@link org.picos.Trigger#create(Object)} and
+   * {@link Computation#awaitDescribed}: {@code operation + " on " + on}, built only when a fiber
+   * dump or a log asks, so that {@code on}'s current state is shown (for example
+   * {@code "Mutex.lock on Mutex[locked, 2 waiting]"}). Make one per primitive or per wait, not
+   * per call on a hot path, when {@code on} is long-lived. Safe from any thread.
+   *
+   * @param operation what waits, such as {@code "Mutex.lock"}
+   * @param on the object waited on (its {@code toString()} is used)
+   * @return the description
+   */
+  public static Object waitDescription(String operation, Object on) {
+    Objects.requireNonNull(operation, "operation");
+    return new Object() {
+      @Override
+      public String toString() {
+        return operation + " on " + on;
+      }
+    };
+  }
 }

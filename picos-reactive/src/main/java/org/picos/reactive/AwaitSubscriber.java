@@ -39,7 +39,10 @@ final class AwaitSubscriber<T> implements Subscriber<T> {
   private final AtomicReference<Subscription> upstream = new AtomicReference<>();
   private Object kept = EMPTY;
 
-  private AwaitSubscriber(Mode mode, String verb, ReactiveHooks hooks) {
+  private final Publisher<?> publisher;
+
+  private AwaitSubscriber(Publisher<?> publisher, Mode mode, String verb, ReactiveHooks hooks) {
+    this.publisher = publisher;
     this.mode = mode;
     this.verb = verb;
     this.hooks = hooks;
@@ -53,13 +56,13 @@ final class AwaitSubscriber<T> implements Subscriber<T> {
   static Object await(Publisher<?> publisher, Mode mode, String verb, ReactiveHooks hooks) {
     BlockingGuards.check(); // on entry, before subscribing: refused even when the answer is ready
     @SuppressWarnings({"unchecked", "rawtypes"})
-    AwaitSubscriber<Object> s = new AwaitSubscriber<>(mode, verb, hooks);
+    AwaitSubscriber<Object> s = new AwaitSubscriber<>(publisher, mode, verb, hooks);
     @SuppressWarnings("unchecked")
     Publisher<Object> p = (Publisher<Object>) publisher;
     hooks.subscribe(p, s);
     Computation<Object> result = s.result;
     if (result.isRunning()) {
-      Trigger trigger = Trigger.create();
+      Trigger trigger = Trigger.create(s); // a fiber dump shows s.toString()
       if (result.tryAttach(trigger)) {
         trigger.awaitOrAbandon(() -> {
           result.detach(trigger);
@@ -115,6 +118,12 @@ final class AwaitSubscriber<T> implements Subscriber<T> {
     if (s != null) {
       s.cancel();
     }
+  }
+
+  /** What a fiber dump says an awaiting fiber waits for: {@code awaitSingle on MonoNever}. */
+  @Override
+  public String toString() {
+    return "Reactive." + verb + " on " + publisher;
   }
 
   /** Throws the NoSuchElementException of {@code verb} over an empty publisher. */

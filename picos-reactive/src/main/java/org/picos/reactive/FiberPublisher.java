@@ -47,7 +47,9 @@ final class FiberPublisher<T> implements Publisher<T> {
       return; // cancelled in onSubscribe: no fiber
     }
     try {
-      hooks.spawn(scheduler, Fiber.create(false, production.token), production::produce, subscriber);
+      Fiber producer = Fiber.create(false, production.token);
+      producer.setScope(production); // a fiber dump names the subscription the fiber serves
+      hooks.spawn(scheduler, producer, production::produce, subscriber);
     } catch (Throwable notStarted) {
       production.finish(notStarted); // no fiber exists: this thread is the only signaller
     }
@@ -309,7 +311,7 @@ final class FiberPublisher<T> implements Publisher<T> {
     /** Suspends the fiber until the demand is raised or a stop; throws its cancellation. */
     private void park(T item) {
       sinceSuspend = 0;
-      Trigger t = Trigger.create();
+      Trigger t = Trigger.create(this); // a fiber dump shows "... subscription[demand 0]"
       parked = t;
       if (requested == 0 && stop == null && token.isRunning()) {
         t.awaitOrAbandon(() -> {

@@ -241,7 +241,7 @@ public final class PublisherIterator<T> implements Iterator<T>, Iterable<T>, Aut
   }
 
   private void awaitSignal() {
-    Trigger t = Trigger.create();
+    Trigger t = Trigger.create(this); // a fiber dump shows this iterator's toString
     waiter = t;
     if (buffer.isEmpty() && state == OPEN) {
       t.awaitOrAbandon(() -> {

@@ -83,6 +83,47 @@ class WaitDescriptionsTest {
     assertEquals("Condition[0 waiting]", condition.toString());
   }
 
+  @Test
+  void computationBackedPrimitivesSayTheirStateAndAFiberWaitingInOneShowsIt() throws Exception {
+    org.picos.std.sync.Latch latch = new org.picos.std.sync.Latch(2);
+    org.picos.std.sync.Ivar<String> ivar = org.picos.std.sync.Ivar.create();
+    Computation<Void> gate = Computation.create();
+    org.picos.std.sync.Lazy<String> lazy = org.picos.std.sync.Lazy.of(() -> {
+      gate.await();
+      return "v";
+    });
+    assertEquals("Latch[2 to go]", latch.toString());
+    assertEquals("Ivar[empty]", ivar.toString());
+    assertEquals("Lazy[unforced]", lazy.toString());
+    try (Scheduler s = Schedulers.fifo()) {
+      Computation<Long> forcer = Computation.create();
+      s.start(() -> {
+        forcer.tryReturn(Fiber.current().id());
+        return lazy.force();
+      });
+      long forcing = forcer.await();
+      Computation<Long> waiter = Computation.create();
+      s.start(() -> {
+        waiter.tryReturn(Fiber.current().id());
+        waitHere(lazy::force);
+        return null;
+      });
+      Fibers.FiberInfo info = suspendedWithStack(waiter.await());
+      assertTrue(info.waitingFor().startsWith("Lazy[forcing by Fiber#" + forcing), info.toString());
+      gate.tryReturn(null);
+      s.start(() -> lazy.force()).await();
+    }
+    assertEquals("Lazy[forced]", lazy.toString());
+    latch.countDown();
+    latch.countDown();
+    assertEquals("Latch[open]", latch.toString());
+    ivar.fill("x");
+    assertEquals("Ivar[filled]", ivar.toString());
+    org.picos.std.sync.Ivar<String> poisoned = org.picos.std.sync.Ivar.create();
+    poisoned.poison(new IllegalStateException("bad"));
+    assertEquals("Ivar[poisoned: java.lang.IllegalStateException: bad]", poisoned.toString());
+  }
+
   private static Fibers.FiberInfo suspendedWithStack(long id) throws InterruptedException {
     for (int k = 0; k < 2000; k++) {
       List<Fibers.FiberInfo> dump = Fibers.dump();

@@ -553,7 +553,7 @@ public final class PicosFutures {
       }
     });
     try {
-      return handover.await();
+      return handover.await(Support.waitDescription("PicosFutures.await", stage));
     } catch (RuntimeException | Error stopped) {
       if (Fiber.current().isCanceled() && stage instanceof CompletableFuture<?> future) {
         cancelIfPossible(future);

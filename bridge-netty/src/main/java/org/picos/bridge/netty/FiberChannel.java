@@ -159,8 +159,24 @@ public final class FiberChannel {
   private Throwable pipelineFailure;
   private boolean pipelineFailureThrown;
 
+  /** What fiber dumps say this channel's fiber waits for in read() and write(). */
+  private final Object readWait = Support.waitDescription("FiberChannel.read", this);
+  private final Object writeWait = Support.waitDescription("FiberChannel.write (not writable)", this);
+
   private FiberChannel(Handler handler) {
     this.handler = handler;
+  }
+
+  /**
+   * For logs and fiber dumps: {@code FiberChannel[[id: 0x1b2c3d4e, L:/127.0.0.1:8080 -
+   * R:/127.0.0.1:51234], 2 buffered]}. Safe from any thread (a snapshot, weakly consistent off
+   * the loop).
+   */
+  @Override
+  public String toString() {
+    ChannelHandlerContext c = ctx;
+    return "FiberChannel[" + (c == null ? "not added yet" : c.channel()) + ", "
+        + inbound.size() + " buffered" + (ended ? ", ended" : "") + "]";
   }
 
   static ChannelHandler installer(Handler handler) {
@@ -234,7 +250,7 @@ public final class FiberChannel {
       // Publish the waiter before anything that can deliver: the flush and the read request
       // may run the pipeline's channelRead, exceptionCaught or channelInactive on this very
       // stack (a peer on the same loop answering at once), and they signal `reader`.
-      Trigger arrived = Trigger.create();
+      Trigger arrived = Trigger.create(readWait);
       reader = arrived;
       Throwable cancel;
       try {
@@ -343,7 +359,7 @@ public final class FiberChannel {
       }
       // Nothing between the check above and the await below calls into Netty, so writability
       // cannot change unseen in between; channelWritabilityChanged signals the trigger later.
-      Trigger writable = Trigger.create();
+      Trigger writable = Trigger.create(writeWait);
       writers.add(writable);
       Throwable cancel;
       try {
@@ -424,13 +440,16 @@ public final class FiberChannel {
 
   /** The fiber's main: runs the handler, then ends the channel as the class comment says. */
   private Void runFiber() throws Exception {
+    Fiber me = Fiber.current();
+    me.setName("FiberChannel " + ctx.channel().id().asShortText());
+    me.setScope(ctx.channel()); // a fiber dump shows the channel's addresses
     Throwable failure = null;
     try {
       handler.handle(this);
     } catch (Throwable t) {
       failure = t;
     }
-    Computation<?> own = Fiber.current().computation();
+    Computation<?> own = me.computation();
     Throwable ownCancel = own.canceled();
     Throwable result = failure;
     finish(result, ownCancel);

@@ -19,6 +19,7 @@ import org.picos.Scheduler;
 import org.picos.Trigger;
 import org.picos.sched.Schedulers;
 import org.picos.spi.BlockingGuards;
+import org.picos.spi.Support;
 
 /**
  * Picos on Netty: event loops as Picos schedulers, Picos work as Netty futures, Netty futures
@@ -385,7 +386,7 @@ public final class PicosNetty {
     Objects.requireNonNull(future, "future");
     BlockingGuards.check();
     if (!future.isDone()) {
-      Trigger done = Trigger.create();
+      Trigger done = Trigger.create(Support.waitDescription("PicosNetty.await", future));
       GenericFutureListener<Future<T>> wake = f -> done.signal();
       future.addListener(wake);
       done.awaitOrAbandon(() -> {

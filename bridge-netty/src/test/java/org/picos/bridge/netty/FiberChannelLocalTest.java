@@ -99,6 +99,46 @@ class FiberChannelLocalTest {
   }
 
   @Test
+  void aChannelsFiberIsNamedAfterItInFiberDumpsAndSaysItWaitsToRead() throws Exception {
+    LocalAddress address = new LocalAddress("dumped-channel-fiber");
+    CompletableFuture<Channel> served = new CompletableFuture<>();
+    CompletableFuture<Long> fiberId = new CompletableFuture<>();
+    serve(address, PicosNetty.fiberPerChannel(ch -> {
+      served.complete(ch.channel());
+      fiberId.complete(org.picos.Fiber.current().id());
+      while (ch.read() != null) {
+        // nothing comes: the fiber waits here until the client closes
+      }
+    }), b -> {});
+    Channel client = connect(address, new Answerer());
+    Channel channel = within(served, "the server's fiber");
+    long id = within(fiberId, "the server's fiber id");
+    org.picos.Fibers.FiberInfo info = null;
+    for (int k = 0; k < 2000 && info == null; k++) {
+      info = org.picos.Fibers.dump().stream()
+          .filter(i -> i.id() == id && i.state() == org.picos.Fibers.State.SUSPENDED
+              && !i.stack().isEmpty())
+          .findFirst().orElse(null);
+      if (info == null) {
+        Thread.sleep(5);
+      }
+    }
+    assertNotNull(info, "the channel's fiber was never seen waiting: " + org.picos.Fibers.toText());
+    assertEquals("FiberChannel " + channel.id().asShortText(), info.name());
+    assertEquals(channel.toString(), info.scope());
+    assertTrue(info.waitingFor().startsWith("FiberChannel.read on FiberChannel[" + channel + ", 0 buffered"),
+        info.toString());
+    assertTrue(info.stack().stream().anyMatch(f -> f.getClassName().startsWith(
+        FiberChannelLocalTest.class.getName())), info.toString());
+    client.close().syncUninterruptibly();
+    for (int k = 0; k < 2000 && org.picos.Fibers.dump().stream().anyMatch(i -> i.id() == id); k++) {
+      Thread.sleep(5);
+    }
+    assertTrue(org.picos.Fibers.dump().stream().noneMatch(i -> i.id() == id),
+        "the fiber outlived its channel: " + org.picos.Fibers.toText());
+  }
+
+  @Test
   void aReplyDeliveredDuringReadsOwnFlushWakesTheReader() throws Exception {
     LocalAddress address = new LocalAddress("sync-reply-server-fiber");
     CompletableFuture<Integer> rounds = new CompletableFuture<>();

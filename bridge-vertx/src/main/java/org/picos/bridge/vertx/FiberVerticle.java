@@ -11,6 +11,7 @@ import io.vertx.core.streams.ReadStream;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.picos.Computation;
+import org.picos.Fiber;
 import org.picos.Scheduler;
 import org.picos.SchedulerClosedException;
 import org.picos.sched.ExecutorScheduler;
@@ -67,6 +68,8 @@ public abstract class FiberVerticle implements Deployable {
 
   private ContextInternal home;
   private volatile ExecutorScheduler scheduler;
+  /** The deployment, as fiber dumps name it: the scope of every fiber of this verticle. */
+  private String deployment;
   private volatile Throwable stopFailure;
   private volatile PromiseInternal<Void> undeployed;
 
@@ -122,6 +125,7 @@ public abstract class FiberVerticle implements Deployable {
     this.vertx = ctx.owner();
     this.home = ctx;
     String name = "verticle " + getClass().getName() + " (deployment " + ctx.deploymentID() + ")";
+    deployment = name;
     ExecutorScheduler s = PicosVertx.onContext(ctx, name)
         .placement(PicosVertx.placement(ctx.owner(), ctx))
         .onClose(this::allFibersEnded, null)
@@ -130,6 +134,7 @@ public abstract class FiberVerticle implements Deployable {
     PicosVertx.register(ctx, s);
     PromiseInternal<Void> started = ctx.promise();
     Computation<Object> main = PicosVertx.startOn(s, ctx, () -> {
+      label("FiberVerticle.start");
       start();
       return null;
     });
@@ -167,6 +172,7 @@ public abstract class FiberVerticle implements Deployable {
         : s + " was undeployed while this fiber was alive";
     try {
       PicosVertx.startOn(s, home, () -> {
+        label("FiberVerticle.stop");
         try {
           stop();
         } catch (Throwable failure) {
@@ -182,6 +188,13 @@ public abstract class FiberVerticle implements Deployable {
       done.complete();
     }
     return done.future();
+  }
+
+  /** Names the calling fiber for dumps, in the scope of this deployment. */
+  private void label(String what) {
+    Fiber me = Fiber.current();
+    me.setName(what);
+    me.setScope(deployment);
   }
 
   private void allFibersEnded() {
@@ -254,6 +267,7 @@ public abstract class FiberVerticle implements Deployable {
       Computation<Object> c;
       try {
         c = PicosVertx.startOn(scheduler(), where, () -> {
+          label("FiberVerticle.fiberHandler");
           handler.handle(event);
           return null;
         });

@@ -528,7 +528,7 @@ public final class PicosVertx {
         handover.fail(result.cause());
       }
     });
-    return handover.await();
+    return handover.await(Support.waitDescription("PicosVertx.await", future));
   }
 
   /**

@@ -133,7 +133,7 @@ public final class ReadStreamIterator<T> implements Iterator<T>, Iterable<T>, Au
           demand = prefetch;
           fetch = true;
         }
-        wait = waiter = Trigger.create();
+        wait = waiter = Trigger.create(this); // a fiber dump shows this iterator's toString
       }
       if (fetch) {
         stream.fetch(prefetch);

@@ -92,6 +92,45 @@ class FiberVerticleTest {
   }
 
   @Test
+  void fiberDumpsNameTheVerticlesFibersAndTheirDeployment() throws Exception {
+    Promise<Void> release = Promise.promise();
+    CompletableFuture<Long> handlerFiber = new CompletableFuture<>();
+    FiberVerticle verticle = new FiberVerticle() {
+      @Override
+      protected void start() {
+        vertx.eventBus().consumer("dumped", fiberHandler(message -> {
+          handlerFiber.complete(Fiber.current().id());
+          PicosVertx.await(release.future()); // waits here until the test releases it
+          message.reply("done");
+        }));
+      }
+    };
+    String id = get(vertx.deployVerticle(verticle));
+    Future<Message<Object>> reply = vertx.eventBus().request("dumped", "go");
+    long fiber = handlerFiber.get(10, TimeUnit.SECONDS);
+    org.picos.Fibers.FiberInfo info = null;
+    for (int k = 0; k < 2000 && info == null; k++) {
+      info = org.picos.Fibers.dump().stream()
+          .filter(i -> i.id() == fiber && i.state() == org.picos.Fibers.State.SUSPENDED
+              && !i.stack().isEmpty())
+          .findFirst().orElse(null);
+      if (info == null) {
+        Thread.sleep(5);
+      }
+    }
+    assertNotNull(info, "the handler's fiber was never seen waiting: " + org.picos.Fibers.toText());
+    assertEquals("FiberVerticle.fiberHandler", info.name());
+    assertTrue(info.scope().contains("(deployment " + id + ")"), info.toString());
+    assertTrue(info.scheduler().contains(id), info.toString());
+    assertTrue(info.waitingFor().startsWith("PicosVertx.await on "), info.toString());
+    assertTrue(info.stack().stream().anyMatch(f -> f.getClassName().startsWith(
+        FiberVerticleTest.class.getName())), info.toString());
+    release.complete();
+    assertEquals("done", get(reply).body());
+    get(vertx.undeploy(id));
+  }
+
+  @Test
   void aFailingStartFailsTheDeploymentWithTheSameException() {
     IllegalStateException boom = new IllegalStateException("cannot start");
     FiberVerticle failing = new FiberVerticle() {

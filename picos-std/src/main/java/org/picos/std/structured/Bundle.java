@@ -74,8 +74,12 @@ public final class Bundle {
    */
   private final AtomicInteger members = new AtomicInteger(1);
   private final List<Throwable> errors = new ArrayList<>();
+  /** The fiber running {@link #joinAfter}; named by {@link #toString()} in fiber dumps. */
+  private final Fiber owner;
 
-  private Bundle() {}
+  private Bundle(Fiber owner) {
+    this.owner = owner;
+  }
 
   /**
    * Runs {@code body} with a new bundle, waits for every child forked into it, and returns the
@@ -93,7 +97,7 @@ public final class Bundle {
     Objects.requireNonNull(body, "body");
     Fiber fiber = Fiber.current();
     Computation<?> outer = fiber.computation();
-    Bundle bundle = new Bundle();
+    Bundle bundle = new Bundle(fiber);
     Trigger canceler = Cancelers.attach(outer, bundle.token, "Bundle.joinAfter");
     T value = null;
     Throwable bodyFailure = null;
@@ -112,7 +116,7 @@ public final class Bundle {
     bundle.leave();
     boolean forbade = fiber.exchangeForbid(true);
     try {
-      bundle.finished.await();
+      bundle.finished.awaitDescribed(Support.waitDescription("Bundle.joinAfter", bundle));
     } finally {
       fiber.exchangeForbid(forbade);
       outer.detach(canceler);
@@ -181,6 +185,7 @@ public final class Bundle {
     };
     try {
       Fiber child = Fiber.create(false, token);
+      child.setScope(this);
       if (prepare != null) {
         prepare.accept(child);
       }
@@ -215,6 +220,7 @@ public final class Bundle {
     Trigger canceler = Computation.attachCanceler(token, result);
     try {
       Fiber child = Fiber.create(false, result);
+      child.setScope(this);
       if (prepare != null) {
         prepare.accept(child);
       }
@@ -322,5 +328,16 @@ public final class Bundle {
     if (!all.isEmpty()) {
       throw new Control.Errors(all);
     }
+  }
+
+  /**
+   * For logs and fiber dumps (each child's dump entry names its bundle):
+   * {@code Bundle[3 members, of Fiber#12]}, or {@code Bundle[joined, of Fiber#12]}.
+   */
+  @Override
+  public String toString() {
+    int n = members.get();
+    return "Bundle[" + (n == 0 ? "joined" : n + (n == 1 ? " member" : " members")) + ", of Fiber#"
+        + owner.id() + "]";
   }
 }

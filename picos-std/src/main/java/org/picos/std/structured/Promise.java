@@ -35,7 +35,7 @@ public final class Promise<T> {
    *     terminated; the caller's cancellation cause if the caller is cancelled while waiting
    */
   public T await() {
-    return computation.await();
+    return computation.awaitDescribed(this); // a dump of a waiting fiber shows this promise's toString
   }
 
   /** Whether the child has not finished yet. */

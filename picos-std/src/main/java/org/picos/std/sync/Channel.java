@@ -10,6 +10,7 @@ import java.util.function.Function;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.spi.BlockingGuards;
+import org.picos.spi.Support;
 
 /**
  * A channel between fibers: a {@linkplain #rendezvous() rendezvous} channel, where each
@@ -69,8 +70,8 @@ public final class Channel<T> implements Iterable<T> {
   private final ArrayDeque<Object> buffer;
   private final WaitQueue<Offer> senders = new WaitQueue<>();
   private final WaitQueue<Offer> receivers = new WaitQueue<>();
-  private final Object sendWait = WaitQueue.describe("Channel.send", this);
-  private final Object receiveWait = WaitQueue.describe("Channel.receive", this);
+  private final Object sendWait = Support.waitDescription("Channel.send", this);
+  private final Object receiveWait = Support.waitDescription("Channel.receive", this);
   private boolean closed;
 
   private Channel(int capacity) {

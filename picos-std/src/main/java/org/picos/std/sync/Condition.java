@@ -2,6 +2,7 @@ package org.picos.std.sync;
 
 import org.picos.Computation;
 import org.picos.Fiber;
+import org.picos.spi.Support;
 import org.picos.std.sync.WaitQueue.Waiter;
 
 /**
@@ -20,7 +21,7 @@ import org.picos.std.sync.WaitQueue.Waiter;
  */
 public final class Condition {
   private final WaitQueue<Waiter> waiters = new WaitQueue<>();
-  private final Object signalWait = WaitQueue.describe("Condition.await", this);
+  private final Object signalWait = Support.waitDescription("Condition.await", this);
 
   /** Creates a condition with no waiters. */
   public Condition() {}

@@ -84,7 +84,14 @@ public final class Ivar<T> {
    *     cancelled while waiting
    */
   public T read() {
-    return value.await();
+    return value.awaitDescribed(this); // a dump of a waiting fiber shows this ivar's toString
+  }
+
+  /** The state, for logs and fiber dumps: {@code Ivar[empty]}, filled or poisoned. */
+  @Override
+  public String toString() {
+    return value.isRunning() ? "Ivar[empty]"
+        : value.isReturned() ? "Ivar[filled]" : "Ivar[poisoned: " + value.canceled() + "]";
   }
 
   /**

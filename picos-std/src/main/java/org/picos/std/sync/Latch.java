@@ -92,7 +92,13 @@ public final class Latch {
    * @throws RuntimeException the caller's cancellation cause if cancelled while waiting
    */
   public void await() {
-    open.await();
+    open.awaitDescribed(this); // a dump of a waiting fiber shows this latch's toString
+  }
+
+  /** The count, for logs and fiber dumps: {@code Latch[2 to go]} or {@code Latch[open]}. */
+  @Override
+  public synchronized String toString() {
+    return count == 0 ? "Latch[open]" : "Latch[" + count + " to go]";
   }
 
   /** An event that fires (with {@code null}) when the latch opens; see {@link Event}. */

@@ -79,7 +79,14 @@ public final class Lazy<T> {
         forcer = null;
       }
     }
-    return result.await();
+    return result.awaitDescribed(this); // a dump of a waiting fiber shows this lazy value's toString
+  }
+
+  /** The state, for logs and fiber dumps: unforced, forcing (by which fiber), or forced. */
+  @Override
+  public synchronized String toString() {
+    return thunk != null ? "Lazy[unforced]"
+        : result.isRunning() ? "Lazy[forcing by " + forcer + "]" : "Lazy[forced]";
   }
 
   /** Whether the value has been computed (or the thunk has failed). */

@@ -4,6 +4,7 @@ import java.util.concurrent.Callable;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.spi.BlockingGuards;
+import org.picos.spi.Support;
 import org.picos.std.sync.WaitQueue.Waiter;
 
 /**
@@ -38,7 +39,7 @@ import org.picos.std.sync.WaitQueue.Waiter;
  */
 public final class Mutex {
   private final WaitQueue<Waiter> waiters = new WaitQueue<>();
-  private final Object lockWait = WaitQueue.describe("Mutex.lock", this);
+  private final Object lockWait = Support.waitDescription("Mutex.lock", this);
   /** The owning fiber, or {@code null} when unlocked. */
   private Fiber owner;
 

@@ -2,6 +2,7 @@ package org.picos.std.sync;
 
 import org.picos.Computation;
 import org.picos.spi.BlockingGuards;
+import org.picos.spi.Support;
 import org.picos.std.sync.WaitQueue.Waiter;
 
 /**
@@ -29,7 +30,7 @@ import org.picos.std.sync.WaitQueue.Waiter;
  */
 public final class Semaphore {
   private final WaitQueue<Waiter> waiters = new WaitQueue<>();
-  private final Object permitWait = WaitQueue.describe("Semaphore.acquire", this);
+  private final Object permitWait = Support.waitDescription("Semaphore.acquire", this);
   private int permits;
 
   /**

@@ -26,24 +26,11 @@ final class WaitQueue<N extends WaitQueue.Node<N>> {
     final Trigger trigger;
     final Fiber fiber;
 
-    /** {@code waitFor}: what a fiber dump says it waits for (see {@link #describe}). */
+    /** {@code waitFor}: what a fiber dump says it waits for (see {@link org.picos.spi.Support#waitDescription}). */
     Waiter(Object waitFor, Fiber fiber) {
       this.trigger = Trigger.create(waitFor);
       this.fiber = fiber;
     }
-  }
-
-  /**
-   * A wait description for fiber dumps, made once per primitive: {@code "Mutex.lock on
-   * Mutex[locked, 2 waiting]"}, the primitive's state read only when a dump asks.
-   */
-  static Object describe(String operation, Object on) {
-    return new Object() {
-      @Override
-      public String toString() {
-        return operation + " on " + on;
-      }
-    };
   }
 
   private N head;
