@@ -285,6 +285,16 @@ public final class Computation<T> {
    */
   public T awaitDescribed(Object waitFor) {
     if (state instanceof Running) {
+      Fiber fiber = Fiber.current();
+      if (fiber.handler.joinInline(fiber, this) && !(state instanceof Running)) {
+        // The fiber that completes this computation ran here instead of after a suspension;
+        // answer as that suspension would have: the awaiting fiber's cancellation wins.
+        Throwable cause = fiber.canceled();
+        if (cause != null) {
+          throw unchecked(cause);
+        }
+        return resultNow();
+      }
       Trigger trigger = Trigger.create(waitFor);
       if (tryAttach(trigger)) {
         trigger.awaitOrAbandon(() -> detach(trigger)); // the trigger's await checks the guards

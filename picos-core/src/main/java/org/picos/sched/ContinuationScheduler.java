@@ -46,6 +46,27 @@ import org.picos.spi.Support;
  * reads nothing, or the resume sees HELD and leaves the resume to the dump; exactly one of them
  * schedules the task. A resume costs one more volatile read; a dump holds one fiber at a time,
  * for the time of one stack walk.
+ *
+ * <h2>Inline joins</h2>
+ * A fiber that awaits the computation of a child it spawned here, which no carrier has started
+ * yet, runs that child itself, at once, on its own stack ({@link #joinInline}), as a fork/join
+ * pool runs a task its joiner takes back: no suspension of the parent, no queue round trip. The
+ * child still runs as itself: its own fiber (so {@code Fiber.current()}, its computation, its
+ * fiber-locals, its cancellation mask and its thread contexts are its own) and its own
+ * continuation, run nested inside the parent's. If the child suspends or yields, only its
+ * continuation unwinds back to the parent's await, which then suspends as usual; the child is
+ * from then on an ordinary suspended fiber, resumed on whichever carrier its signal picks. So
+ * nothing a fiber can observe changes except the order fibers run in, which is the scheduler's
+ * to choose. Per task:
+ * <pre>
+ *   spawned here, same home as the parent --> remembered by the parent (newest last, at most
+ *                                             {@value #REMEMBERED}; the oldest is forgotten)
+ *   a carrier runs it first ----------------> started (the parent drops it when it looks)
+ *   the parent awaits its computation, it has not started, the nesting is below
+ *   {@value #MAX_INLINE_DEPTH}, and takeBack wins it from the
+ *   queue (fifo: removed from the carrier's own deque; executors: the hand-over claim, so the
+ *   copy still queued finds it claimed and does nothing) --> its first slice runs nested
+ * </pre>
  */
 abstract class ContinuationScheduler extends AbstractScheduler {
   private static final int NONE = 0;
@@ -53,6 +74,17 @@ abstract class ContinuationScheduler extends AbstractScheduler {
   private static final int YIELD = 2;
 
   static final String FLAG = "--add-exports java.base/jdk.internal.vm=ALL-UNNAMED";
+
+  /** Children a fiber remembers as candidates for an inline join. */
+  static final int REMEMBERED = 8;
+  /** Inline joins nest at most this deep on one stack (then a join suspends as usual). */
+  static final int MAX_INLINE_DEPTH = 48;
+  /**
+   * Inline joins need JDK 24 or later, where holding a monitor no longer pins a continuation:
+   * on 21 to 23 a join inside {@code synchronized}, which is refused there, would run the child
+   * nested under the monitor, and the child's own first suspension would be refused instead.
+   */
+  static final boolean INLINE_JOINS = Runtime.version().feature() >= 24;
 
   private static final int FREE = 0;
   private static final int HELD = 1;
@@ -95,6 +127,16 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     /** FREE, HELD or DEFERRED: see "Reading a suspended fiber's stack" above. */
     volatile int inspection;
     private final Runnable resumer = this::resume;
+    /**
+     * Set by the first slice. Written and read on carriers without a fence: exact on the carrier
+     * that ran it, a hint anywhere else (the claim in {@link #takeBack} decides).
+     */
+    boolean started;
+    /** How many inline joins deep the current slice runs: 0 when a carrier runs it. */
+    byte depth;
+    /** Children spawned by this fiber that may not have started, newest last; see the class comment. */
+    private Task[] unstarted;
+    private byte unstartedCount;
 
     Task(Fiber fiber, Runnable main, Object home) {
       super(fiber);
@@ -108,6 +150,13 @@ abstract class ContinuationScheduler extends AbstractScheduler {
       if (!claim(this)) {
         return;
       }
+      depth = 0;
+      runSlice();
+    }
+
+    /** One slice: runs the fiber on the calling thread (a carrier, or a joiner's stack). */
+    void runSlice() {
+      started = true;
       Fiber previous = mount(fiber);
       Object[] carrierContext = swapInContexts(fiber);
       try {
@@ -169,6 +218,42 @@ abstract class ContinuationScheduler extends AbstractScheduler {
 
     ContinuationScheduler scheduler() {
       return ContinuationScheduler.this;
+    }
+
+    /** Called by this task's own fiber when it spawns {@code child}: see the class comment. */
+    void remember(Task child) {
+      Task[] u = unstarted;
+      if (u == null) {
+        u = unstarted = new Task[REMEMBERED];
+      }
+      int n = unstartedCount;
+      while (n > 0 && u[n - 1].started) {
+        u[--n] = null;
+      }
+      if (n == REMEMBERED) {
+        System.arraycopy(u, 1, u, 0, --n);
+      }
+      u[n] = child;
+      unstartedCount = (byte) (n + 1);
+    }
+
+    /**
+     * Called by this task's own fiber: forgets and returns the remembered child whose fiber
+     * completes {@code computation}, or null if there is none or it has started.
+     */
+    Task forget(Object computation) {
+      Task[] u = unstarted;
+      for (int i = unstartedCount - 1; i >= 0; i--) {
+        Task t = u[i];
+        if (t.fiber.computation() == computation) {
+          int n = unstartedCount - 1;
+          System.arraycopy(u, i + 1, u, i, n - i);
+          u[n] = null;
+          unstartedCount = (byte) n;
+          return t.started ? null : t;
+        }
+      }
+      return null;
     }
 
     @Override
@@ -241,6 +326,36 @@ abstract class ContinuationScheduler extends AbstractScheduler {
       untrack(task);
       throw refused;
     }
+    if (parent != null && data(parent) instanceof Task spawner && spawner.scheduler() == this
+        && spawner.home == task.home) {
+      spawner.remember(task);
+    }
+  }
+
+  /** See "Inline joins" in the class comment. */
+  @Override
+  public final boolean joinInline(Fiber fiber, org.picos.Computation<?> computation) {
+    if (!INLINE_JOINS || !(data(fiber) instanceof Task joiner) || joiner.unstartedCount == 0
+        || joiner.depth >= MAX_INLINE_DEPTH) {
+      return false;
+    }
+    Task child = joiner.forget(computation);
+    if (child == null || !takeBack(child)) {
+      return false;
+    }
+    child.depth = (byte) (joiner.depth + 1);
+    child.runSlice();
+    return true;
+  }
+
+  /**
+   * Takes {@code task}, made runnable once by its spawn and not started, back from wherever it
+   * waits to run, so that the calling carrier runs it instead; called on a carrier of this
+   * scheduler. Whether it did: false leaves the task to run as queued. The default takes
+   * nothing back (no inline joins).
+   */
+  boolean takeBack(Task task) {
+    return false;
   }
 
   /** {@link #fiberEnded} for a refused spawn: a failure of it is added to the refusal. */

@@ -234,6 +234,12 @@ public final class ExecutorScheduler extends ContinuationScheduler {
     return HANDED_OVER.compareAndSet(task, HANDED, IDLE);
   }
 
+  /** The claim a carrier makes: the copy the executor still holds then finds nothing to run. */
+  @Override
+  boolean takeBack(Task task) {
+    return claim(task);
+  }
+
   @Override
   void fiberEnded(Task task) {
     if (release != null) {

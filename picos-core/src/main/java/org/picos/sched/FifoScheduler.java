@@ -53,6 +53,22 @@ final class FifoScheduler extends ContinuationScheduler {
     }
   }
 
+  /** Inline joins look this far back from the tail of the carrier's deque for the child. */
+  private static final int TAKE_BACK_WINDOW = 16;
+
+  /** Removes a just-spawned, never-run task from the carrier's own deque (on the carrier). */
+  @Override
+  boolean takeBack(Task task) {
+    java.util.Iterator<Task> newestFirst = local.descendingIterator();
+    for (int k = 0; k < TAKE_BACK_WINDOW && newestFirst.hasNext(); k++) {
+      if (newestFirst.next() == task) {
+        newestFirst.remove();
+        return true;
+      }
+    }
+    return false;
+  }
+
   private void loop() {
     for (;;) {
       Task urgent;

@@ -61,6 +61,23 @@ public abstract class Handler {
   public abstract void spawn(Fiber parent, Fiber child, Runnable main);
 
   /**
+   * Called by {@link Computation#await()} on {@code fiber}, the current fiber, before it
+   * suspends for {@code computation}, which is still running: a scheduler may now run the
+   * fiber that will complete it, here, on this stack, if that fiber has not started yet (an
+   * <em>inline join</em>, as a fork/join pool runs a task that its joiner takes back). The
+   * child must run exactly as it would have run on its own: as its own fiber with its own
+   * continuation, so that if it suspends, only it suspends, and the caller goes on to await as
+   * usual. Returns whether it ran anything; the default runs nothing.
+   *
+   * @param fiber the awaiting fiber
+   * @param computation what it is about to await
+   * @return whether a fiber was run here (the computation may or may not have completed)
+   */
+  public boolean joinInline(Fiber fiber, Computation<?> computation) {
+    return false;
+  }
+
+  /**
    * Arms a timer that cancels {@code computation} with {@code cause} after {@code nanos}. The
    * default uses {@link Timer#shared()}; hosts with a timer of their own override it and call
    * {@link #armTimer}. Called by {@link Computation#cancelAfter}.
