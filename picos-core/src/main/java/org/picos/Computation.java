@@ -272,12 +272,13 @@ public final class Computation<T> {
   }
 
   /**
-   * {@link #await()}, telling fiber dumps what the wait is for (a name of its own, not an
-   * overload, so that {@code computation::await} stays an unambiguous method reference): a library that waits on a
-   * computation of its own (a latch, an ivar, a bridge's result) passes a description made once,
-   * such as {@code Support.waitDescription("Latch.await", latch)}, so that the dump of a fiber
-   * waiting there reads {@code Latch.await on Latch[2 to go]} rather than
-   * {@code Computation[running]}. Same semantics, threading and exceptions as {@code await()}.
+   * {@link #await()}, telling fiber dumps what the wait is for: a library that waits on a
+   * computation of its own (a pool's lease, a bridge's result) passes a description, made once
+   * where it can be, such as {@code Support.waitDescription("Pool.acquire", pool)}, so that the
+   * dump of a fiber waiting there reads {@code Pool.acquire on Pool[0 free, 3 waiting]} rather
+   * than {@code Computation[running]}. Same semantics, threading and exceptions as
+   * {@code await()}. (A name of its own rather than an overload, so that
+   * {@code computation::await} stays an unambiguous method reference.)
    *
    * @param waitFor the description (its {@code toString()} is called only when a dump or log
    *     asks); {@code null} for none

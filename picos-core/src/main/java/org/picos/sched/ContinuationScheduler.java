@@ -224,14 +224,18 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     void remember(Task child) {
       Task[] u = unstarted;
       if (u == null) {
-        u = unstarted = new Task[REMEMBERED];
+        u = unstarted = new Task[2]; // most fibers spawn one or two before they join
       }
       int n = unstartedCount;
       while (n > 0 && u[n - 1].started) {
         u[--n] = null;
       }
-      if (n == REMEMBERED) {
-        System.arraycopy(u, 1, u, 0, --n);
+      if (n == u.length) {
+        if (n < REMEMBERED) {
+          u = unstarted = java.util.Arrays.copyOf(u, Math.min(2 * n, REMEMBERED));
+        } else {
+          System.arraycopy(u, 1, u, 0, --n);
+        }
       }
       u[n] = child;
       unstartedCount = (byte) (n + 1);
