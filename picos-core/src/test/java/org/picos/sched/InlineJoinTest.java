@@ -135,8 +135,8 @@ class InlineJoinTest {
         AtomicBoolean childRan = new AtomicBoolean();
         s.spawn(Fiber.create(false, joiner), () -> {
           Computation<String> child = Fiber.spawn(() -> {
+            childRan.set(true); // first: the cancel below releases the test thread's await
             joiner.tryCancel(stop); // cancels the fiber that waits for this one
-            childRan.set(true);
             return "value";
           });
           try {
