@@ -1,6 +1,8 @@
 package org.picos.sched;
 
+import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import org.picos.Fiber;
 import org.picos.Trigger;
@@ -65,7 +67,25 @@ import org.picos.spi.Support;
  *   the parent awaits its computation, it has not started, the nesting is below
  *   {@value #MAX_INLINE_DEPTH}, and takeBack wins it from the
  *   queue (fifo: removed from the carrier's own deque; executors: the hand-over claim, so the
- *   copy still queued finds it claimed and does nothing) --> its first slice runs nested
+ *   copy still queued finds it claimed and does nothing; a child kept back, below, needs no
+ *   taking back) ---------------------------> its first slice runs nested
+ * </pre>
+ *
+ * <h2>Children kept back</h2>
+ * Making a child runnable costs a queue push, and on a pool an offer to idle workers (a wake-up)
+ * and later a pop of the copy an inline join left claimed. When the subclass says the carrier
+ * has work to spare anyway ({@link #mayKeepBack}: fifo always, since nothing else can run on
+ * its one carrier before the spawner's slice ends; a {@link java.util.concurrent.ForkJoinPool}
+ * when the spawning worker's queue holds more tasks than idle workers could steal), a spawn
+ * keeps the child back: it is tracked and remembered, but in no queue. The spawner's slice then
+ * either joins it inline, or, when the slice ends (the spawner suspends, yields or ends), or when
+ * it is forgotten for a newer one, makes it runnable as a spawn would have — before a suspension
+ * is published, while the slice still owns its list. So a kept-back child runs no later than
+ * the spawner's next suspension, as lazily created tasks do in work-stealing runtimes; code that
+ * blocks a carrier thread on it (instead of awaiting it) waits until that slice ends.
+ * <pre>
+ *   spawn, mayKeepBack ---> KEPT BACK --joined inline by the spawner--> runs nested (above)
+ *                           KEPT BACK --slice ends / forgotten--------> runnable (schedule)
  * </pre>
  */
 abstract class ContinuationScheduler extends AbstractScheduler {
@@ -134,6 +154,13 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     boolean started;
     /** How many inline joins deep the current slice runs: 0 when a carrier runs it. */
     byte depth;
+    /**
+     * Spawned and kept back by its spawner's running slice, not yet made runnable anywhere (see
+     * "Children kept back" in the class comment). Written and read only by the spawner's slice.
+     */
+    boolean keptBack;
+    /** Whether some child this fiber remembers is kept back; read and written by its own slices. */
+    private boolean keepsChildren;
     /** Children spawned by this fiber that may not have started, newest last; see the class comment. */
     private Task[] unstarted;
     private byte unstartedCount;
@@ -164,6 +191,9 @@ abstract class ContinuationScheduler extends AbstractScheduler {
       } finally {
         swapOutContexts(fiber, carrierContext);
         unmount(previous);
+      }
+      if (keepsChildren) {
+        releaseKeptBack(); // before the suspension is published: this slice still owns the list
       }
       if (continuation.isDone()) {
         try {
@@ -234,11 +264,22 @@ abstract class ContinuationScheduler extends AbstractScheduler {
         if (n < REMEMBERED) {
           u = unstarted = java.util.Arrays.copyOf(u, Math.min(2 * n, REMEMBERED));
         } else {
+          release(u[0]); // forgotten: if it was kept back, it must be made runnable now
           System.arraycopy(u, 1, u, 0, --n);
         }
       }
       u[n] = child;
       unstartedCount = (byte) (n + 1);
+      keepsChildren |= child.keptBack;
+    }
+
+    /** Makes every child this slice kept back runnable; called at the end of each slice. */
+    private void releaseKeptBack() {
+      keepsChildren = false;
+      Task[] u = unstarted;
+      for (int i = 0; i < unstartedCount; i++) {
+        release(u[i]);
+      }
     }
 
     /**
@@ -322,17 +363,39 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     }
     bind(child);
     setData(child, task);
+    Task spawner = parent != null && data(parent) instanceof Task t && t.scheduler() == this
+        && t.home == task.home ? t : null;
     try {
-      scheduleFirst(task);
+      if (spawner != null && INLINE_JOINS && mayKeepBack(task)) {
+        task.keptBack = true;
+      } else {
+        scheduleFirst(task);
+      }
     } catch (RuntimeException | Error refused) {
       unbind(child); // nothing ran: the fiber object may be spawned again
       endQuietly(task, refused);
       untrack(task);
       throw refused;
     }
-    if (parent != null && data(parent) instanceof Task spawner && spawner.scheduler() == this
-        && spawner.home == task.home) {
+    if (spawner != null) {
       spawner.remember(task);
+    }
+  }
+
+  /**
+   * Whether a child just spawned by the fiber running on the calling carrier, with the same
+   * home, may be kept back by its spawner's slice instead of made runnable now (see "Children
+   * kept back" in the class comment). The default keeps nothing back.
+   */
+  boolean mayKeepBack(Task child) {
+    return false;
+  }
+
+  /** Makes {@code task} runnable if its spawner kept it back; called by the spawner's slice. */
+  private void release(Task task) {
+    if (task.keptBack) {
+      task.keptBack = false;
+      schedule(task, false);
     }
   }
 
@@ -344,12 +407,48 @@ abstract class ContinuationScheduler extends AbstractScheduler {
       return false;
     }
     Task child = joiner.forget(computation);
-    if (child == null || !takeBack(child)) {
+    if (child == null) {
+      return false;
+    }
+    if (child.keptBack) {
+      child.keptBack = false; // never made runnable: nothing to take back
+    } else if (!takeBack(child)) {
       return false;
     }
     child.depth = (byte) (joiner.depth + 1);
-    child.runSlice();
+    runNested(child);
     return true;
+  }
+
+  /**
+   * {@code task.runSlice()} in a frame of its own, through a method handle held in a non-final
+   * field, which the JIT never inlines. An inline join runs the child from inside the joiner's
+   * own frames, and those may have been compiled with the carrier thread the joiner ran on
+   * before its last suspension (see {@link Fiber}); the slice mounts the child on, swaps the
+   * thread contexts of, and queues tasks from the carrier it reads, which must be the one it
+   * runs on now. (Called directly, on multi(2) under load, the fiber dump of a hung fan-out
+   * showed a fiber RUNNING on a carrier parked idle in its pool: its slice had been mounted on
+   * the record of the carrier the joiner ran on before it last moved.)
+   */
+  private static void runNested(Task task) {
+    try {
+      runSliceHandle.invokeExact(task);
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable impossible) {
+      throw new AssertionError(impossible);
+    }
+  }
+
+  @SuppressWarnings("FieldMayBeFinal")
+  private static MethodHandle runSliceHandle = runSlice();
+
+  private static MethodHandle runSlice() {
+    try {
+      return MethodHandles.lookup().findVirtual(Task.class, "runSlice", MethodType.methodType(void.class));
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
   }
 
   /**

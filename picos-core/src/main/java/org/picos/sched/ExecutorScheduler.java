@@ -14,6 +14,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -100,6 +101,8 @@ import org.picos.spi.Support;
 public final class ExecutorScheduler extends ContinuationScheduler {
   static final long PROBE_MILLIS = 50;
   static final long MAX_RETRY_MILLIS = 64;
+  /** See {@link #mayKeepBack}. */
+  static final int KEEP_BACK_SURPLUS = 2;
 
   /** {@code Task.handedOver}: not handed to a host, or claimed by the carrier running it. */
   private static final int IDLE = 0;
@@ -238,6 +241,48 @@ public final class ExecutorScheduler extends ContinuationScheduler {
   @Override
   boolean takeBack(Task task) {
     return claim(task);
+  }
+
+  /**
+   * A pool in FIFO mode whose worker, the calling carrier, has more tasks queued than idle
+   * workers could steal ({@link ForkJoinTask#getSurplusQueuedTaskCount} above
+   * {@value #KEEP_BACK_SURPLUS}, the threshold fork/join code uses to stop forking) keeps the
+   * child back: the other workers have work to take anyway, and the spawner will likely join it.
+   */
+  @Override
+  boolean mayKeepBack(Task child) {
+    if (!(child.home instanceof ForkJoinPool pool) || !pool.getAsyncMode()) {
+      return false;
+    }
+    try {
+      return (int) surplusHandle.invokeExact(pool) > KEEP_BACK_SURPLUS;
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable impossible) {
+      throw new AssertionError(impossible);
+    }
+  }
+
+  /**
+   * How many more tasks the calling worker of {@code pool} has queued than there are workers
+   * that could steal them; -1 on any other thread. Called through {@code surplusHandle}, in a
+   * frame of its own, for the reason {@link #handOver} is.
+   */
+  private static int surplusHere(ForkJoinPool pool) {
+    return Thread.currentThread() instanceof ForkJoinWorkerThread worker && worker.getPool() == pool
+        ? ForkJoinTask.getSurplusQueuedTaskCount() : -1;
+  }
+
+  @SuppressWarnings("FieldMayBeFinal")
+  private static MethodHandle surplusHandle = surplus();
+
+  private static MethodHandle surplus() {
+    try {
+      return MethodHandles.lookup().findStatic(ExecutorScheduler.class, "surplusHere",
+          MethodType.methodType(int.class, ForkJoinPool.class));
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
   }
 
   @Override

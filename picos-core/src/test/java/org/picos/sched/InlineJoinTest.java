@@ -15,6 +15,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -85,7 +86,7 @@ class InlineJoinTest {
             return how;
           });
         }).await();
-        if (s.toString().startsWith("fifo")) {
+        if (!(s instanceof ExecutorScheduler)) {
           assertEquals("inline", outcome, "on fifo an unstarted child is always joined inline");
         }
       }
@@ -230,6 +231,65 @@ class InlineJoinTest {
       try (Scheduler s = make.get()) {
         assertEquals(75025, s.start(() -> fib(25)).await());
       }
+    }
+  }
+
+  /**
+   * Children that their spawner keeps back instead of queueing (fifo always; multi(2) once the
+   * spawning worker's queue holds work to spare) run even if it never joins them: when it
+   * suspends for something else, when it ends, and when it spawns more than it remembers. On
+   * multi(2) a first child holds the other worker busy, so that the spawner's queue fills up
+   * and it starts keeping children back.
+   */
+  @Test
+  void childrenNeverJoinedRunOnceTheirSpawnerSuspendsOrEnds() throws Exception {
+    int n = 200;
+    for (Supplier<Scheduler> make : schedulers()) {
+      try (Scheduler s = make.get()) {
+        for (boolean suspend : new boolean[] {true, false}) {
+          AtomicInteger ran = new AtomicInteger();
+          Computation<Void> all = Computation.create();
+          Computation<Void> spawner = s.start(() -> {
+            holdOtherCarrierBusy(s);
+            for (int i = 0; i < n; i++) {
+              Fiber.spawn(() -> {
+                if (ran.incrementAndGet() == n) {
+                  all.tryReturn(null);
+                }
+                return null;
+              });
+            }
+            if (suspend) {
+              all.await();
+            }
+            return null;
+          });
+          spawner.await();
+          all.await();
+          assertEquals(n, ran.get(), "every child ran once");
+        }
+      }
+    }
+  }
+
+  /** On multi(2): starts a child that blocks the other carrier for a while; fifo has none. */
+  private static void holdOtherCarrierBusy(Scheduler s) {
+    if (!(s instanceof ExecutorScheduler)) {
+      return;
+    }
+    Thread spawner = Thread.currentThread();
+    AtomicBoolean started = new AtomicBoolean();
+    Fiber.spawn(() -> {
+      started.set(true);
+      if (Thread.currentThread() != spawner) {
+        Thread.sleep(300); // blocks that carrier: the spawner's queue fills meanwhile
+      }
+      return null;
+    });
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!started.get()) {
+      assertTrue(System.nanoTime() < deadline, "the idle worker never took the child");
+      Thread.onSpinWait();
     }
   }
 

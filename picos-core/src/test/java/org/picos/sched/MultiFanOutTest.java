@@ -1,12 +1,14 @@
 package org.picos.sched;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.picos.Computation;
-import org.picos.Fiber;
+import org.picos.Fibers;
 import org.picos.Scheduler;
 
 /**
@@ -16,21 +18,18 @@ import org.picos.Scheduler;
  * themselves here and the run hung within the first rounds.
  */
 class MultiFanOutTest {
-  private static int fib(int n) {
-    if (n < 2) {
-      return n;
-    }
-    Computation<Integer> first = Fiber.spawn(() -> fib(n - 1));
-    int second = fib(n - 2);
-    return first.await() + second;
-  }
-
   @Test
   @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-  void recursiveFanOutCompletesEveryRound() {
+  void recursiveFanOutCompletesEveryRound() throws InterruptedException {
     try (Scheduler s = Schedulers.multi(2)) {
       for (int round = 0; round < 30; round++) {
-        assertEquals(6765, s.run(() -> fib(20)));
+        int r = round;
+        Computation<Integer> fib = s.start(() -> InlineJoinTest.fib(20));
+        CountDownLatch done = new CountDownLatch(1);
+        fib.whenDone(done::countDown);
+        assertTrue(done.await(20, TimeUnit.SECONDS),
+            () -> "round " + r + " hung; live fibers:\n" + Fibers.toText());
+        assertEquals(6765, fib.await());
       }
     }
   }

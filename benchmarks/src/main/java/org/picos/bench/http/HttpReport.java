@@ -13,7 +13,9 @@ import java.util.regex.Pattern;
  * Turns the raw output of {@code benchmarks/http} (wrk's reports and the servers' per-second
  * counts, in one directory) into the Markdown section of RESULTS.md: requests per second and
  * p99 latency per server, connection count and run; the same-run ratios the goals are stated
- * in, with their range over the runs; and the warm-up curve of the first run.
+ * in, with their range over the runs; the server's CPU time per request (from the process's CPU
+ * ticks around each load, which other tenants of a shared machine do not inflate the way they
+ * deflate requests per second) with its same-run ratios; and the warm-up curve of the first run.
  *
  * <pre>java -cp benchmarks.jar org.picos.bench.http.HttpReport DIR RUNS CONNECTIONS...</pre>
  */
@@ -26,11 +28,15 @@ public final class HttpReport {
   private static final Pattern ERRORS =
       Pattern.compile("Socket errors: connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)");
   private static final Pattern NON_2XX = Pattern.compile("Non-2xx or 3xx responses: (\\d+)");
+  private static final Pattern REQUESTS = Pattern.compile("(\\d+) requests in");
 
   private HttpReport() {}
 
-  /** One wrk run: requests per second, p99 in microseconds, and errors seen. */
-  record Load(double rps, double p99Micros, String errors) {}
+  /**
+   * One wrk run: requests per second, p99 in microseconds, errors seen, and the server's CPU
+   * microseconds per request (NaN when the CPU time was not recorded).
+   */
+  record Load(double rps, double p99Micros, String errors, double cpuMicros) {}
 
   public static void main(String[] args) throws IOException {
     Path dir = Path.of(args[0]);
@@ -65,6 +71,28 @@ public final class HttpReport {
     ratio(md, dir, runs, connections, "netty-fiber-await", "netty-plain-task");
     ratio(md, dir, runs, connections, "vertx-fiber", "vertx-plain");
     ratio(md, dir, runs, connections, "vertx-fiber", "vertx-virtual");
+    md.append("\nServer CPU time per request (µs; all of the server's threads, JIT and GC included),"
+        + " by run:\n\n| server | connections |");
+    for (int r = 1; r <= runs; r++) {
+      md.append(" run ").append(r).append(" |");
+    }
+    md.append("\n|---|---:|").append("---:|".repeat(runs)).append('\n');
+    for (String kind : KINDS) {
+      for (int c : connections) {
+        md.append("| `").append(kind).append("` | ").append(c).append(" |");
+        for (int r = 1; r <= runs; r++) {
+          md.append(String.format(Locale.ROOT, " %.1f |", load(dir, r, kind, c).cpuMicros()));
+        }
+        md.append('\n');
+      }
+    }
+    md.append("\nSame-run ratios of CPU per request (range over the ").append(runs).append(" runs; 1.05 or"
+        + " less is 95% of the other's requests per CPU second):\n\n"
+        + "| ratio | connections | CPU per request, min–max |\n|---|---:|---:|\n");
+    cpuRatio(md, dir, runs, connections, "netty-fiber", "netty-plain");
+    cpuRatio(md, dir, runs, connections, "netty-fiber-await", "netty-plain-task");
+    cpuRatio(md, dir, runs, connections, "vertx-fiber", "vertx-plain");
+    cpuRatio(md, dir, runs, connections, "vertx-fiber", "vertx-virtual");
     md.append("\nWarm-up, run 1: requests in each of the first seconds of load on a fresh server"
         + " (100 connections):\n\n| second |");
     List<List<Long>> curves = new ArrayList<>();
@@ -106,6 +134,20 @@ public final class HttpReport {
     }
   }
 
+  private static void cpuRatio(StringBuilder md, Path dir, int runs, List<Integer> connections,
+      String is, String vs) throws IOException {
+    for (int c : connections) {
+      double min = Double.MAX_VALUE;
+      double max = 0;
+      for (int r = 1; r <= runs; r++) {
+        double ratio = load(dir, r, is, c).cpuMicros() / load(dir, r, vs, c).cpuMicros();
+        min = Math.min(min, ratio);
+        max = Math.max(max, ratio);
+      }
+      md.append(String.format(Locale.ROOT, "| `%s` / `%s` | %d | %.2f–%.2f |%n", is, vs, c, min, max));
+    }
+  }
+
   static Load load(Path dir, int run, String kind, int connections) throws IOException {
     Path file = dir.resolve(run + "-" + kind + "-" + connections + ".wrk");
     String text = Files.readString(file);
@@ -130,7 +172,15 @@ public final class HttpReport {
     if (n.find()) {
       errors.append(errors.isEmpty() ? "" : "; ").append(n.group(1)).append(" non-2xx");
     }
-    return new Load(Double.parseDouble(rps.group(1)), micros, errors.toString());
+    double cpuMicros = Double.NaN;
+    Path cpu = dir.resolve(run + "-" + kind + "-" + connections + ".cpu");
+    Matcher requests = REQUESTS.matcher(text);
+    if (Files.exists(cpu) && requests.find()) {
+      double ticksPerSecond = Double.parseDouble(Files.readString(dir.resolve("clk_tck")).trim());
+      double ticks = Double.parseDouble(Files.readString(cpu).trim());
+      cpuMicros = ticks / ticksPerSecond * 1e6 / Long.parseLong(requests.group(1));
+    }
+    return new Load(Double.parseDouble(rps.group(1)), micros, errors.toString(), cpuMicros);
   }
 
   private static String micros(double us) {
