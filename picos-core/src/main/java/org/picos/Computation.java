@@ -69,8 +69,8 @@ public final class Computation<T> {
     }
   }
 
-  private static final Running EMPTY_FIFO = new Running(null, null, 0, false);
-  private static final Running EMPTY_LIFO = new Running(null, null, 0, true);
+  private static final Running EMPTY_FIFO = new Running(null, null, 0);
+  private static final Running EMPTY_LIFO = new Running(null, null, 0);
 
   /** {@link Running}, {@link Returned} or {@link Canceled}. */
   private volatile Object state;
@@ -156,7 +156,7 @@ public final class Computation<T> {
       return;
     }
     Throwable failure = null;
-    if (r.lifo || r.older.isEmpty()) {
+    if (r.older.isEmpty() || lifo(r)) {
       for (Running n = r; !n.isEmpty(); n = n.older) {
         failure = signalOne(n.trigger, failure);
       }
@@ -322,7 +322,7 @@ public final class Computation<T> {
       if (!(s instanceof Running r) || trigger.isSignaled()) {
         return false;
       }
-      Running next = r.balance < 0 ? gc(r, trigger) : new Running(trigger, r, r.balance + 1, r.lifo);
+      Running next = r.balance < 0 ? gc(r, trigger) : new Running(trigger, r, r.balance + 1);
       if (STATE.compareAndSet(this, s, next)) {
         return true;
       }
@@ -347,9 +347,9 @@ public final class Computation<T> {
         // The state before t was attached, unless a lazy detach lowered the balance since.
         next = older.isEmpty() || older.balance == r.balance - 1
             ? older
-            : new Running(older.trigger, older.older, r.balance - 1, r.lifo);
+            : new Running(older.trigger, older.older, r.balance - 1);
       } else {
-        next = r.balance < 0 ? gc(r, null) : new Running(r.trigger, r.older, r.balance - 2, r.lifo);
+        next = r.balance < 0 ? gc(r, null) : new Running(r.trigger, r.older, r.balance - 2);
       }
       if (STATE.compareAndSet(this, s, next)) {
         return;
@@ -372,11 +372,24 @@ public final class Computation<T> {
         keep[i++] = n.trigger;
       }
     }
-    Running list = r.lifo ? EMPTY_LIFO : EMPTY_FIFO;
+    Running list = lifo(r) ? EMPTY_LIFO : EMPTY_FIFO;
     for (int j = i - 1; j >= 0; j--) {
-      list = new Running(keep[j], list, list.balance + 1, r.lifo);
+      list = new Running(keep[j], list, list.balance + 1);
     }
-    return adding == null ? list : new Running(adding, list, list.balance + 1, r.lifo);
+    return adding == null ? list : new Running(adding, list, list.balance + 1);
+  }
+
+  /**
+   * Whether {@code r}'s triggers are signalled newest first: every list ends in one of the two
+   * shared empty states, which holds the order (so that a cell need not: one attach is one
+   * 24-byte cell).
+   */
+  private static boolean lifo(Running r) {
+    Running n = r;
+    while (!n.isEmpty()) {
+      n = n.older;
+    }
+    return n == EMPTY_LIFO;
   }
 
   /**
@@ -493,9 +506,10 @@ public final class Computation<T> {
   /**
    * A running state, and a cell of its trigger list: {@code trigger} is the newest attached,
    * {@code older} the state before it was attached. The empty state has neither. The balance is
-   * the top cell's (see the class comment); {@code lifo} is the same in every cell.
+   * the top cell's (see the class comment). The order of signalling is that of the empty state
+   * at the bottom ({@link #lifo}).
    */
-  private record Running(Trigger trigger, Running older, int balance, boolean lifo) {
+  private record Running(Trigger trigger, Running older, int balance) {
     boolean isEmpty() {
       return trigger == null;
     }

@@ -61,10 +61,11 @@ import org.picos.spi.Support;
  * nothing a fiber can observe changes except the order fibers run in, which is the scheduler's
  * to choose. Per task:
  * <pre>
- *   spawned here, same home as the parent --> remembered by the parent (newest last, at most
+ *   spawned here, same home as the parent --> remembered by the parent with the computation
+ *                                             it was spawned with (newest last, at most
  *                                             {@value #REMEMBERED}; the oldest is forgotten)
- *   a carrier runs it first ----------------> started (the parent drops it when it looks)
- *   the parent awaits its computation, it has not started, the nesting is below
+ *   a carrier runs it first ----------------> started (the parent's takeBack then fails)
+ *   the parent awaits that computation, the nesting is below
  *   {@value #MAX_INLINE_DEPTH}, and takeBack wins it from the
  *   queue (fifo: removed from the carrier's own deque; executors: the hand-over claim, so the
  *   copy still queued finds it claimed and does nothing; a child kept back, below, needs no
@@ -82,7 +83,7 @@ import org.picos.spi.Support;
  * it is forgotten for a newer one, makes it runnable as a spawn would have — before a suspension
  * is published, while the slice still owns its list. So a kept-back child runs no later than
  * the spawner's next suspension, as lazily created tasks do in work-stealing runtimes; code that
- * blocks a carrier thread on it (instead of awaiting it) waits until that slice ends.
+ * blocks its carrier thread on it (instead of awaiting it) can wait for ever, as it could on fifo.
  * <pre>
  *   spawn, mayKeepBack ---> KEPT BACK --joined inline by the spawner--> runs nested (above)
  *                           KEPT BACK --slice ends / forgotten--------> runnable (schedule)
@@ -148,27 +149,41 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     volatile int inspection;
     private final Runnable resumer = this::resume;
     /**
-     * Set by the first slice. Written and read on carriers without a fence: exact on the carrier
-     * that ran it, a hint anywhere else (the claim in {@link #takeBack} decides).
+     * The carrier thread running this fiber's slice now, or the last one that did; null until
+     * the first slice. Set at the start of each slice, in a frame that never spans a
+     * suspension, so fiber code reading it while the slice runs gets the thread it runs on (not
+     * one a compiled frame read before it last moved; see {@link Fiber}). Written and read on
+     * carriers without a fence: exact on the carrier running the slice; anywhere else only a
+     * hint that the fiber has started (the claim in {@link #takeBack} decides).
      */
-    boolean started;
+    Thread carrier;
     /** How many inline joins deep the current slice runs: 0 when a carrier runs it. */
     byte depth;
     /**
-     * Spawned and kept back by its spawner's running slice, not yet made runnable anywhere (see
-     * "Children kept back" in the class comment). Written and read only by the spawner's slice.
+     * Children this fiber spawned here, remembered for inline joins (see the class comment),
+     * newest last: child i at [2i], the computation it was spawned with at [2i + 1]. Read and
+     * written only by this fiber's own slices, which never touch the children's own fields to
+     * keep this list (a child may be running on another carrier, writing them).
      */
-    boolean keptBack;
-    /** Whether some child this fiber remembers is kept back; read and written by its own slices. */
-    private boolean keepsChildren;
-    /** Children spawned by this fiber that may not have started, newest last; see the class comment. */
-    private Task[] unstarted;
-    private byte unstartedCount;
+    private Object[] remembered;
+    private byte rememberedCount;
+    /** Bit i: remembered child i is kept back, in no queue ("Children kept back" above). */
+    private byte keptBack;
+    /** The fiber's main until its first slice takes it. */
+    private Runnable main;
 
     Task(Fiber fiber, Runnable main, Object home) {
       super(fiber);
       this.home = home;
-      this.continuation = new LoomContinuation(() -> runMain(fiber, main));
+      this.main = main;
+      this.continuation = Body.of(this);
+    }
+
+    /** The continuation's body: the fiber's main, which it then lets go of. */
+    void runBody() {
+      Runnable m = main;
+      main = null;
+      runMain(fiber, m);
     }
 
     /** Runs the fiber until it suspends or ends, if {@link #claim} lets this carrier do it. */
@@ -183,7 +198,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
 
     /** One slice: runs the fiber on the calling thread (a carrier, or a joiner's stack). */
     void runSlice() {
-      started = true;
+      carrier = Thread.currentThread();
       Fiber previous = mount(fiber);
       Object[] carrierContext = swapInContexts(fiber);
       try {
@@ -192,7 +207,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
         swapOutContexts(fiber, carrierContext);
         unmount(previous);
       }
-      if (keepsChildren) {
+      if (keptBack != 0) {
         releaseKeptBack(); // before the suspension is published: this slice still owns the list
       }
       if (continuation.isDone()) {
@@ -250,55 +265,75 @@ abstract class ContinuationScheduler extends AbstractScheduler {
       return ContinuationScheduler.this;
     }
 
-    /** Called by this task's own fiber when it spawns {@code child}: see the class comment. */
-    void remember(Task child) {
-      Task[] u = unstarted;
-      if (u == null) {
-        u = unstarted = new Task[2]; // most fibers spawn one or two before they join
+    /**
+     * Called by this task's own fiber when it spawns {@code child}, with the computation the
+     * child was spawned with, and whether it was kept back; see the class comment.
+     */
+    void remember(Task child, Object computation, boolean kept) {
+      Object[] r = remembered;
+      if (r == null) {
+        r = remembered = new Object[4]; // most fibers spawn one or two before they join
       }
-      int n = unstartedCount;
-      while (n > 0 && u[n - 1].started) {
-        u[--n] = null;
-      }
-      if (n == u.length) {
+      int n = rememberedCount;
+      if (2 * n == r.length) {
         if (n < REMEMBERED) {
-          u = unstarted = java.util.Arrays.copyOf(u, Math.min(2 * n, REMEMBERED));
+          r = remembered = java.util.Arrays.copyOf(r, 2 * Math.min(2 * n, REMEMBERED));
         } else {
-          release(u[0]); // forgotten: if it was kept back, it must be made runnable now
-          System.arraycopy(u, 1, u, 0, --n);
+          if ((keptBack & 1) != 0) {
+            schedule((Task) r[0], false); // forgotten: a child kept back must be made runnable now
+          }
+          keptBack = (byte) ((keptBack & 0xff) >>> 1);
+          System.arraycopy(r, 2, r, 0, 2 * --n);
         }
       }
-      u[n] = child;
-      unstartedCount = (byte) (n + 1);
-      keepsChildren |= child.keptBack;
+      r[2 * n] = child;
+      r[2 * n + 1] = computation;
+      if (kept) {
+        keptBack |= (byte) (1 << n);
+      }
+      rememberedCount = (byte) (n + 1);
     }
 
     /** Makes every child this slice kept back runnable; called at the end of each slice. */
     private void releaseKeptBack() {
-      keepsChildren = false;
-      Task[] u = unstarted;
-      for (int i = 0; i < unstartedCount; i++) {
-        release(u[i]);
+      int kept = keptBack & 0xff;
+      keptBack = 0;
+      Object[] r = remembered;
+      for (int i = 0; kept != 0; i++, kept >>>= 1) {
+        if ((kept & 1) != 0) {
+          schedule((Task) r[2 * i], false);
+        }
       }
     }
 
-    /**
-     * Called by this task's own fiber: forgets and returns the remembered child whose fiber
-     * completes {@code computation}, or null if there is none or it has started.
-     */
-    Task forget(Object computation) {
-      Task[] u = unstarted;
-      for (int i = unstartedCount - 1; i >= 0; i--) {
-        Task t = u[i];
-        if (t.fiber.computation() == computation) {
-          int n = unstartedCount - 1;
-          System.arraycopy(u, i + 1, u, i, n - i);
-          u[n] = null;
-          unstartedCount = (byte) n;
-          return t.started ? null : t;
+    /** The index of the remembered child spawned with {@code computation}, or -1. */
+    int find(Object computation) {
+      Object[] r = remembered;
+      for (int i = rememberedCount - 1; i >= 0; i--) {
+        if (r[2 * i + 1] == computation) {
+          return i;
         }
       }
-      return null;
+      return -1;
+    }
+
+    /** Whether remembered child {@code i} is kept back. */
+    boolean keptBack(int i) {
+      return (keptBack & (1 << i)) != 0;
+    }
+
+    /** Forgets remembered child {@code i} and returns it. */
+    Task forget(int i) {
+      Object[] r = remembered;
+      int n = rememberedCount;
+      Task t = (Task) r[2 * i];
+      int mask = keptBack & 0xff;
+      keptBack = (byte) ((mask & ((1 << i) - 1)) | ((mask >>> (i + 1)) << i));
+      System.arraycopy(r, 2 * i + 2, r, 2 * i, 2 * (n - 1 - i));
+      r[2 * n - 2] = null;
+      r[2 * n - 1] = null;
+      rememberedCount = (byte) (n - 1);
+      return t;
     }
 
     @Override
@@ -365,10 +400,9 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     setData(child, task);
     Task spawner = parent != null && data(parent) instanceof Task t && t.scheduler() == this
         && t.home == task.home ? t : null;
+    boolean keep = spawner != null && INLINE_JOINS && mayKeepBack(spawner, task);
     try {
-      if (spawner != null && INLINE_JOINS && mayKeepBack(task)) {
-        task.keptBack = true;
-      } else {
+      if (!keep) {
         scheduleFirst(task);
       }
     } catch (RuntimeException | Error refused) {
@@ -378,41 +412,57 @@ abstract class ContinuationScheduler extends AbstractScheduler {
       throw refused;
     }
     if (spawner != null) {
-      spawner.remember(task);
+      spawner.remember(task, child.computation(), keep);
     }
   }
 
   /**
-   * Whether a child just spawned by the fiber running on the calling carrier, with the same
-   * home, may be kept back by its spawner's slice instead of made runnable now (see "Children
-   * kept back" in the class comment). The default keeps nothing back.
+   * Whether {@code child}, just spawned by {@code spawner}'s running slice with the same home,
+   * may be kept back by that slice instead of made runnable now (see "Children kept back" in
+   * the class comment); {@code spawner.carrier} is the thread it runs on. The default keeps
+   * nothing back.
    */
-  boolean mayKeepBack(Task child) {
+  boolean mayKeepBack(Task spawner, Task child) {
     return false;
   }
 
-  /** Makes {@code task} runnable if its spawner kept it back; called by the spawner's slice. */
-  private void release(Task task) {
-    if (task.keptBack) {
-      task.keptBack = false;
-      schedule(task, false);
+  /**
+   * A fiber's continuation, whose body is its task's {@link Task#runBody}. Made by {@link #of},
+   * which returns the base type, so that verifying {@code Task} does not load this class (and
+   * with it {@code jdk.internal.vm.Continuation}, which fails without the JVM flag the
+   * scheduler's constructor checks for first).
+   */
+  private static final class Body extends LoomContinuation {
+    private final Task task;
+
+    private Body(Task task) {
+      this.task = task;
+    }
+
+    static LoomContinuation of(Task task) {
+      return new Body(task);
+    }
+
+    @Override
+    void body() {
+      task.runBody();
     }
   }
 
   /** See "Inline joins" in the class comment. */
   @Override
   public final boolean joinInline(Fiber fiber, org.picos.Computation<?> computation) {
-    if (!INLINE_JOINS || !(data(fiber) instanceof Task joiner) || joiner.unstartedCount == 0
+    if (!INLINE_JOINS || !(data(fiber) instanceof Task joiner) || joiner.rememberedCount == 0
         || joiner.depth >= MAX_INLINE_DEPTH) {
       return false;
     }
-    Task child = joiner.forget(computation);
-    if (child == null) {
+    int i = joiner.find(computation);
+    if (i < 0) {
       return false;
     }
-    if (child.keptBack) {
-      child.keptBack = false; // never made runnable: nothing to take back
-    } else if (!takeBack(child)) {
+    boolean kept = joiner.keptBack(i);
+    Task child = joiner.forget(i);
+    if (!kept && !takeBack(child)) { // a child kept back was never queued: nothing to take back
       return false;
     }
     child.depth = (byte) (joiner.depth + 1);

@@ -244,45 +244,28 @@ public final class ExecutorScheduler extends ContinuationScheduler {
   }
 
   /**
-   * A pool in FIFO mode whose worker, the calling carrier, has more tasks queued than idle
-   * workers could steal ({@link ForkJoinTask#getSurplusQueuedTaskCount} above
-   * {@value #KEEP_BACK_SURPLUS}, the threshold fork/join code uses to stop forking) keeps the
+   * A pool in FIFO mode whose worker running the spawner has more tasks queued than idle
+   * workers could steal (the estimate of {@link ForkJoinTask#getSurplusQueuedTaskCount}, above
+   * {@value #KEEP_BACK_SURPLUS}: the threshold fork/join code uses to stop forking) keeps the
    * child back: the other workers have work to take anyway, and the spawner will likely join it.
+   * Computed from the spawner's recorded carrier, without reading the current thread.
    */
   @Override
-  boolean mayKeepBack(Task child) {
-    if (!(child.home instanceof ForkJoinPool pool) || !pool.getAsyncMode()) {
+  boolean mayKeepBack(Task spawner, Task child) {
+    if (!(child.home instanceof ForkJoinPool pool) || !pool.getAsyncMode()
+        || !(spawner.carrier instanceof ForkJoinWorkerThread worker) || worker.getPool() != pool) {
       return false;
     }
-    try {
-      return (int) surplusHandle.invokeExact(pool) > KEEP_BACK_SURPLUS;
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable impossible) {
-      throw new AssertionError(impossible);
+    int queued = worker.getQueuedTaskCount();
+    if (queued <= KEEP_BACK_SURPLUS) {
+      return false;
     }
-  }
-
-  /**
-   * How many more tasks the calling worker of {@code pool} has queued than there are workers
-   * that could steal them; -1 on any other thread. Called through {@code surplusHandle}, in a
-   * frame of its own, for the reason {@link #handOver} is.
-   */
-  private static int surplusHere(ForkJoinPool pool) {
-    return Thread.currentThread() instanceof ForkJoinWorkerThread worker && worker.getPool() == pool
-        ? ForkJoinTask.getSurplusQueuedTaskCount() : -1;
-  }
-
-  @SuppressWarnings("FieldMayBeFinal")
-  private static MethodHandle surplusHandle = surplus();
-
-  private static MethodHandle surplus() {
-    try {
-      return MethodHandles.lookup().findStatic(ExecutorScheduler.class, "surplusHere",
-          MethodType.methodType(int.class, ForkJoinPool.class));
-    } catch (ReflectiveOperationException e) {
-      throw new ExceptionInInitializerError(e);
-    }
+    // As getSurplusQueuedTaskCount: the fewer workers are active, the more tasks they may steal.
+    int active = pool.getActiveThreadCount();
+    int p = pool.getParallelism();
+    int stealable = active > (p >>>= 1) ? 0 : active > (p >>>= 1) ? 1 : active > (p >>>= 1) ? 2
+        : active > (p >>>= 1) ? 4 : 8;
+    return queued - stealable > KEEP_BACK_SURPLUS;
   }
 
   @Override

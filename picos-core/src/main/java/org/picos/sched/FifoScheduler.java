@@ -55,7 +55,7 @@ final class FifoScheduler extends ContinuationScheduler {
 
   /** Nothing else runs on the one carrier before the spawner's slice ends: keep every child back. */
   @Override
-  boolean mayKeepBack(Task child) {
+  boolean mayKeepBack(Task spawner, Task child) {
     return true;
   }
 

@@ -23,13 +23,13 @@ import org.picos.internal.FibersJmx;
  * <pre>
  *   OPEN --close()/hostClosed(why)--> CLOSING: closeCause is set, then every live fiber is
  *          closed with it (Handler.closeFiber: marked for life, its computation cancelled)
- *   CLOSING --last live fiber ends--> TERMINATED (decided under liveLock: 'drained' is set in
- *          the same critical section that sees the live count reach 0), then the 'terminated'
- *          computation returns and stopHost() releases the host's threads
+ *   CLOSING --last live fiber ends--> TERMINATED (decided by the 'remaining' counter, see the
+ *          live set below, reaching 0), then the 'terminated' computation returns and
+ *          stopHost() releases the host's threads
  * </pre>
- * A spawn racing with close is decided under {@code liveLock} by {@link #track}: before
- * TERMINATED the child is linked (so TERMINATED waits for it) and, if close has begun, closed at
- * once; its main still runs (spawn is all or nothing) and ends at its first cancellation point.
+ * A spawn racing with close is decided by {@link #track}: before TERMINATED the child is linked
+ * (so TERMINATED waits for it) and, if close has begun, closed at once; its main still runs
+ * (spawn is all or nothing) and ends at its first cancellation point.
  * Once TERMINATED, {@code track} refuses: the spawn throws and main never runs, since the host
  * that would run it is being released. Closing a fiber marks the fiber itself, not just the
  * computation it has at that moment, so a scope that discards its own cancelled computation
@@ -38,23 +38,38 @@ import org.picos.internal.FibersJmx;
  * the uncaught-exception handler and the remaining fibers are still closed.
  *
  * <h2>The live set</h2>
- * An intrusive doubly-linked ring of {@link Live} cells (a continuation fiber's task is its
- * cell, so tracking allocates nothing) guarded by {@code liveLock}, with a count. Only
- * {@link #track}, {@link #untrack}, {@link #liveFibers} and {@link #beginClose} touch it, each
- * for a few field writes under the lock; close cancels a snapshot outside the lock, so no
- * trigger action ever runs while it is held. {@code closeCause} is written before close takes
- * the snapshot and read by track after linking, which gives the race above.
+ * Striped, so that carriers spawning and ending fibers at once do not contend on one lock (with
+ * a single lock, fib(25) on {@code multi(2)} spent most of its time handing that lock's cache
+ * line between the two workers). Each {@link Stripe} is an intrusive doubly-linked ring of
+ * {@link Live} cells (a continuation fiber's task is its cell, so tracking allocates nothing)
+ * guarded by the stripe itself, with a count; a cell goes to the stripe of the thread that
+ * tracks it and remembers which. Only {@link #track}, {@link #untrack}, {@link #liveFibers},
+ * {@link #liveCells} and {@link #beginClose} touch it, each for a few field writes under one
+ * stripe's lock, except beginClose, which takes every stripe's lock (in index order: the only
+ * place that holds two) to switch the set to closing:
+ * <pre>
+ *   OPEN:    track/untrack link/unlink in their stripe and count there, nothing shared
+ *   beginClose, all stripe locks held: closing = true, remaining = the sum of the counts,
+ *            snapshot every cell; remaining == 0 -> TERMINATED at once
+ *   CLOSING: untrack, under its stripe's lock, decrements remaining; reaching 0 -> TERMINATED
+ *            track, under its stripe's lock, increments remaining unless it is 0 (CAS), and
+ *            refuses the spawn if it is: remaining never leaves 0, so TERMINATED is final
+ * </pre>
+ * A stripe operation either happens before the switch (and is in the sum) or after it (and
+ * sees {@code closing}), since the switch holds every stripe's lock. Close cancels its snapshot
+ * outside the locks, so no trigger action ever runs while one is held. {@code closeCause} is
+ * written before close takes the snapshot and read by track after linking, which gives the race
+ * above.
  */
 public abstract class AbstractScheduler extends Handler implements Scheduler {
   /** The scheduler's name, used in messages and cancellation causes. */
   protected final String name;
-  private final Object liveLock = new Object();
-  /** Sentinel of the live ring; guarded by liveLock. */
-  private final Live live = new Live(null);
-  /** Number of cells in the ring; guarded by liveLock. */
-  private int liveCount;
-  /** TERMINATED: closing and no fiber left; final; guarded by liveLock. */
-  private boolean drained;
+  /** The live set; see the class comment. The length is a power of two. */
+  private final Stripe[] stripes = newStripes();
+  /** Set with every stripe's lock held when closing begins; read under any one of them. */
+  private boolean closing;
+  /** Live fibers once closing began; TERMINATED when it reaches 0 (see the class comment). */
+  private final java.util.concurrent.atomic.AtomicLong remaining = new java.util.concurrent.atomic.AtomicLong();
   private final Computation<Void> terminated = Computation.create();
   private volatile SchedulerClosedException closeCause;
 
@@ -136,9 +151,11 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
   protected static class Live {
     /** The fiber this cell tracks. */
     protected final Fiber fiber;
-    /** Neighbours in the ring while tracked; guarded by the scheduler's liveLock. */
+    /** Neighbours in the ring while tracked; guarded by the stripe's lock. */
     private Live prev = this;
     private Live next = this;
+    /** The index of the stripe it is tracked in. */
+    private byte stripe;
 
     /** A cell for {@code fiber}, not yet tracked. */
     public Live(Fiber fiber) {
@@ -153,17 +170,26 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
    * @throws SchedulerClosedException if the scheduler has terminated (the fiber must not start)
    */
   protected final void track(Live cell) {
-    synchronized (liveLock) {
-      if (drained) {
-        throw new SchedulerClosedException(
-            "Scheduler " + name + " is closed and all its fibers have ended: it cannot start new fibers");
+    int index = stripeIndex();
+    Stripe stripe = stripes[index];
+    cell.stripe = (byte) index;
+    synchronized (stripe) {
+      if (closing) {
+        long r;
+        do {
+          r = remaining.get();
+          if (r == 0) {
+            throw new SchedulerClosedException("Scheduler " + name
+                + " is closed and all its fibers have ended: it cannot start new fibers");
+          }
+        } while (!remaining.compareAndSet(r, r + 1));
       }
-      Live last = live.prev;
+      Live last = stripe.ring.prev;
       cell.prev = last;
-      cell.next = live;
+      cell.next = stripe.ring;
       last.next = cell;
-      live.prev = cell;
-      liveCount++;
+      stripe.ring.prev = cell;
+      stripe.count++;
     }
     FiberEvents.started(cell.fiber, this);
     SchedulerClosedException cause = closeCause;
@@ -175,20 +201,44 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
   /** Called when a fiber's main has returned, with the cell given to {@link #track}. */
   protected final void untrack(Live cell) {
     FiberEvents.ended(cell.fiber, this);
+    Stripe stripe = stripes[cell.stripe];
     boolean nowDrained;
-    synchronized (liveLock) {
+    synchronized (stripe) {
       cell.prev.next = cell.next;
       cell.next.prev = cell.prev;
       cell.prev = cell;
       cell.next = cell;
-      nowDrained = --liveCount == 0 && closeCause != null && !drained;
-      if (nowDrained) {
-        drained = true;
-      }
+      stripe.count--;
+      nowDrained = closing && remaining.decrementAndGet() == 0;
     }
     if (nowDrained) {
       terminate();
     }
+  }
+
+  /** One stripe of the live set: a ring of cells and their number, guarded by the stripe. */
+  private static final class Stripe {
+    final Live ring = new Live(null);
+    int count;
+  }
+
+  private static Stripe[] newStripes() {
+    int cpus = Math.max(1, Runtime.getRuntime().availableProcessors());
+    int n = Math.min(64, Integer.highestOneBit(2 * cpus - 1) << 1); // a power of two >= 2 x cpus
+    Stripe[] stripes = new Stripe[n];
+    for (int i = 0; i < n; i++) {
+      stripes[i] = new Stripe();
+    }
+    return stripes;
+  }
+
+  /**
+   * The stripe of the calling thread. Called from fiber code it may read a carrier the fiber
+   * ran on before it last moved (see {@link Fiber}): then it only picks another stripe.
+   */
+  private int stripeIndex() {
+    int h = (int) Thread.currentThread().threadId() * 0x9E3779B9;
+    return (h ^ (h >>> 16)) & (stripes.length - 1);
   }
 
   /** TERMINATED: releases whoever waits in close (never throws; see the class comment). */
@@ -200,25 +250,45 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
     }
   }
 
-  /** A snapshot of the live cells, taken under the lock; act on it outside. */
+  /**
+   * A snapshot of the live cells, one stripe at a time under its lock (oldest first within a
+   * stripe); act on it outside.
+   */
   protected final List<Live> liveCells() {
-    synchronized (liveLock) {
-      return liveCellsLocked();
-    }
-  }
-
-  private List<Live> liveCellsLocked() {
-    List<Live> snapshot = new ArrayList<>(liveCount);
-    for (Live c = live.next; c != live; c = c.next) {
-      snapshot.add(c);
+    List<Live> snapshot = new ArrayList<>();
+    for (Stripe stripe : stripes) {
+      synchronized (stripe) {
+        addCells(stripe, snapshot);
+      }
     }
     return snapshot;
   }
 
-  /** The number of fibers spawned and not yet ended. */
+  private static void addCells(Stripe stripe, List<Live> to) {
+    for (Live c = stripe.ring.next; c != stripe.ring; c = c.next) {
+      to.add(c);
+    }
+  }
+
+  /** The number of fibers spawned and not yet ended (summed one stripe at a time). */
   public final int liveFibers() {
-    synchronized (liveLock) {
-      return liveCount;
+    int n = 0;
+    for (Stripe stripe : stripes) {
+      synchronized (stripe) {
+        n += stripe.count;
+      }
+    }
+    return n;
+  }
+
+  /** Runs {@code action} holding the locks of stripes {@code from} and after, in index order. */
+  private void withStripesLocked(int from, Runnable action) {
+    if (from == stripes.length) {
+      action.run();
+      return;
+    }
+    synchronized (stripes[from]) {
+      withStripesLocked(from + 1, action);
     }
   }
 
@@ -244,15 +314,17 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
     } catch (Throwable failure) {
       Support.reportUncaught(failure);
     }
-    List<Live> snapshot;
-    boolean nowDrained;
-    synchronized (liveLock) {
-      snapshot = liveCellsLocked();
-      nowDrained = snapshot.isEmpty() && !drained;
-      if (nowDrained) {
-        drained = true;
+    List<Live> snapshot = new ArrayList<>();
+    withStripesLocked(0, () -> {
+      closing = true;
+      long total = 0;
+      for (Stripe stripe : stripes) {
+        total += stripe.count;
+        addCells(stripe, snapshot);
       }
-    }
+      remaining.set(total);
+    });
+    boolean nowDrained = snapshot.isEmpty();
     for (Live cell : snapshot) {
       closeFiber(cell.fiber, cause);
     }

@@ -188,6 +188,54 @@ class CloseCorrectnessTest {
     }
   }
 
+  /**
+   * The live set is striped by thread: spawns from four threads (so four stripes) and fibers
+   * ending on four carriers, all racing close, which switches every stripe to counting down at
+   * once. Every spawn that returned has run its main when close returns; those after are
+   * refused; nothing is left live.
+   */
+  @Test
+  void spawnsFromManyThreadsRacingCloseAreAllOrNothing() throws Exception {
+    for (int round = 0; round < 100; round++) {
+      ExecutorScheduler s = (ExecutorScheduler) Schedulers.multi(4);
+      AtomicInteger returned = new AtomicInteger();
+      AtomicInteger ran = new AtomicInteger();
+      CyclicBarrier go = new CyclicBarrier(5);
+      List<Thread> spawners = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        Thread spawner = new Thread(() -> {
+          await(go);
+          try {
+            for (;;) {
+              s.start(() -> {
+                ran.incrementAndGet();
+                Fiber.yield(); // ends on whichever carrier runs it next
+                return null;
+              });
+              returned.incrementAndGet();
+            }
+          } catch (SchedulerClosedException refused) {
+            // closed: this spawn started nothing, and neither will any later one
+          }
+        });
+        spawner.start();
+        spawners.add(spawner);
+      }
+      await(go);
+      Thread.sleep(round % 3);
+      int r = round;
+      withinDeadline("close, round " + r, s::close);
+      for (Thread spawner : spawners) {
+        spawner.join(TimeUnit.SECONDS.toMillis(10));
+        assertFalse(spawner.isAlive(), "round " + r + ": a spawner was never refused");
+      }
+      // A spawn in flight when close returned was refused, or tracked before TERMINATED (then
+      // close waited for its fiber): either way every spawn that returned ran its main.
+      assertEquals(returned.get(), ran.get(), "round " + r + ": spawns returned vs mains run");
+      assertEquals(0, s.liveFibers(), "round " + r);
+    }
+  }
+
   private static void await(CyclicBarrier b) {
     try {
       b.await();
