@@ -43,7 +43,7 @@ import org.picos.internal.FibersJmx;
  * line between the two workers). Each {@link Stripe} is an intrusive doubly-linked ring of
  * {@link Live} cells (a continuation fiber's task is its cell, so tracking allocates nothing)
  * guarded by the stripe itself, with a count; a cell goes to the stripe of the thread that
- * tracks it and remembers which. Only {@link #track}, {@link #untrack}, {@link #liveFibers},
+ * tracks it (threads take stripe numbers in turn) and remembers which. Only {@link #track}, {@link #untrack}, {@link #liveFibers},
  * {@link #liveCells} and {@link #beginClose} touch it, each for a few field writes under one
  * stripe's lock, except beginClose, which takes every stripe's lock (in index order: the only
  * place that holds two) to switch the set to closing:
@@ -232,13 +232,20 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
     return stripes;
   }
 
+  /** Threads take stripe numbers in turn, so that carriers of one scheduler get distinct ones. */
+  private static final java.util.concurrent.atomic.AtomicInteger STRIPES_TAKEN =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private static final ThreadLocal<Integer> STRIPE_OF_THREAD =
+      ThreadLocal.withInitial(STRIPES_TAKEN::getAndIncrement);
+
   /**
-   * The stripe of the calling thread. Called from fiber code it may read a carrier the fiber
-   * ran on before it last moved (see {@link Fiber}): then it only picks another stripe.
+   * The stripe of the calling thread. (A hash of the thread id put the two workers of one
+   * {@code multi(2)} on the same stripe as often as not.) Called from fiber code it may read a
+   * carrier the fiber ran on before it last moved (see {@link Fiber}): then it only picks
+   * another stripe.
    */
   private int stripeIndex() {
-    int h = (int) Thread.currentThread().threadId() * 0x9E3779B9;
-    return (h ^ (h >>> 16)) & (stripes.length - 1);
+    return STRIPE_OF_THREAD.get() & (stripes.length - 1);
   }
 
   /** TERMINATED: releases whoever waits in close (never throws; see the class comment). */
