@@ -75,15 +75,16 @@ import org.picos.spi.Support;
  * <h2>Children kept back</h2>
  * Making a child runnable costs a queue push, and on a pool an offer to idle workers (a wake-up)
  * and later a pop of the copy an inline join left claimed. When the subclass says the carrier
- * has work to spare anyway ({@link #mayKeepBack}: fifo always, since nothing else can run on
- * its one carrier before the spawner's slice ends; a {@link java.util.concurrent.ForkJoinPool}
- * when the spawning worker's queue holds more tasks than idle workers could steal), a spawn
+ * has work to spare anyway ({@link #mayKeepBack}: a {@link java.util.concurrent.ForkJoinPool}
+ * when the spawning worker's queue holds more tasks than idle workers could steal; fifo keeps
+ * nothing back, since there a spawn costs only a push on the carrier's own deque, and keeping
+ * back measured no gain on fan-out and slower ping-pong in more JMH forks), a spawn
  * keeps the child back: it is tracked and remembered, but in no queue. The spawner's slice then
  * either joins it inline, or, when the slice ends (the spawner suspends, yields or ends), or when
  * it is forgotten for a newer one, makes it runnable as a spawn would have — before a suspension
  * is published, while the slice still owns its list. So a kept-back child runs no later than
  * the spawner's next suspension, as lazily created tasks do in work-stealing runtimes; code that
- * blocks its carrier thread on it (instead of awaiting it) can wait for ever, as it could on fifo.
+ * blocks its carrier thread on it (instead of awaiting it) can wait for ever, as on fifo.
  * <pre>
  *   spawn, mayKeepBack ---> KEPT BACK --joined inline by the spawner--> runs nested (above)
  *                           KEPT BACK --slice ends / forgotten--------> runnable (schedule)

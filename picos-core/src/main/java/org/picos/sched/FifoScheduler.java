@@ -53,12 +53,6 @@ final class FifoScheduler extends ContinuationScheduler {
     }
   }
 
-  /** Nothing else runs on the one carrier before the spawner's slice ends: keep every child back. */
-  @Override
-  boolean mayKeepBack(Task spawner, Task child) {
-    return true;
-  }
-
   /** Inline joins look this far back from the tail of the carrier's deque for the child. */
   private static final int TAKE_BACK_WINDOW = 16;
 

@@ -235,11 +235,11 @@ class InlineJoinTest {
   }
 
   /**
-   * Children that their spawner keeps back instead of queueing (fifo always; multi(2) once the
-   * spawning worker's queue holds work to spare) run even if it never joins them: when it
-   * suspends for something else, when it ends, and when it spawns more than it remembers. On
-   * multi(2) a first child holds the other worker busy, so that the spawner's queue fills up
-   * and it starts keeping children back.
+   * Children that their spawner keeps back instead of queueing (on multi(2), once the spawning
+   * worker's queue holds work to spare) run even if it never joins them: when it suspends for
+   * something else, when it ends, and when it spawns more than it remembers. A first child
+   * holds the other worker busy, so that the spawner's queue fills up and it starts keeping
+   * children back; on fifo, which keeps nothing back, the same contract holds.
    */
   @Test
   void childrenNeverJoinedRunOnceTheirSpawnerSuspendsOrEnds() throws Exception {
