@@ -221,13 +221,14 @@ public final class Trigger {
     }
     Fiber fiber = Fiber.current();
     fiber.beginAwait(this);
-    FiberEvents.Suspended event = new FiberEvents.Suspended();
-    event.begin();
+    FiberEvents.Suspended event = FiberEvents.Suspended.beginIfEnabled();
     try {
       return fiber.handler.await(fiber, this);
     } finally {
       fiber.endAwait();
-      event.end(fiber, waitFor);
+      if (event != null) {
+        event.end(fiber, waitFor);
+      }
     }
   }
 
