@@ -81,8 +81,9 @@ import org.picos.spi.Support;
  * back measured no gain on fan-out and slower ping-pong in more JMH forks), a spawn
  * keeps the child back: it is tracked and remembered, but in no queue. The spawner's slice then
  * either joins it inline, or, when the slice ends (the spawner suspends, yields or ends), or when
- * it is forgotten for a newer one, makes it runnable as a spawn would have — before a suspension
- * is published, while the slice still owns its list. So a kept-back child runs no later than
+ * it is forgotten for a newer one, or when the spawner tries to suspend or yield and cannot
+ * (it is pinned), makes it runnable as a spawn would have — before a suspension is published,
+ * while the slice still owns its list. So a kept-back child runs no later than
  * the spawner's next suspension, as lazily created tasks do in work-stealing runtimes; code that
  * blocks its carrier thread on it (instead of awaiting it) can wait for ever, as on fifo.
  * <pre>
@@ -293,6 +294,13 @@ abstract class ContinuationScheduler extends AbstractScheduler {
         keptBack |= (byte) (1 << n);
       }
       rememberedCount = (byte) (n + 1);
+    }
+
+    /** {@link #releaseKeptBack} if this slice keeps children back: when it cannot suspend. */
+    void releaseIfKeepingBack() {
+      if (keptBack != 0) {
+        releaseKeptBack();
+      }
     }
 
     /** Makes every child this slice kept back runnable; called at the end of each slice. */
@@ -534,6 +542,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     if (pinned != null) {
       task.op = NONE;
       task.trigger = null;
+      task.releaseIfKeepingBack(); // the slice goes on: children kept back must not wait for its end
       FiberEvents.pinnedAwait(fiber, this, pinned);
       throw new IllegalStateException("Fiber on " + name + " cannot suspend because " + pinned
           + ". Move the await out of the pinning code: out of static initializers and native"
@@ -548,8 +557,10 @@ abstract class ContinuationScheduler extends AbstractScheduler {
     Task task = (Task) data(fiber);
     task.op = YIELD;
     if (LoomContinuation.suspend(task.continuation) != null) {
-      // Pinned: yielding is only a hint, so let the carrier's other threads run instead.
+      // Pinned: yielding is only a hint, so let the carrier's other threads run instead; but a
+      // yield promises the children kept back that they may run now.
       task.op = NONE;
+      task.releaseIfKeepingBack();
       Thread.yield();
     }
   }

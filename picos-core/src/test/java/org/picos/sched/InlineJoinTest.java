@@ -272,6 +272,41 @@ class InlineJoinTest {
     }
   }
 
+  private static final AtomicBoolean KEPT_BACK_CHILD_RAN = new AtomicBoolean();
+
+  /** Its initializer is a frame that pins the fiber running it: a yield there cannot suspend. */
+  private static final class YieldsWhilePinned {
+    static final boolean CHILD_RAN;
+
+    static {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (!KEPT_BACK_CHILD_RAN.get() && System.nanoTime() < deadline) {
+        Fiber.yield();
+      }
+      CHILD_RAN = KEPT_BACK_CHILD_RAN.get();
+    }
+  }
+
+  /**
+   * A spawner that yields but cannot suspend (pinned: here by a class initializer) still lets
+   * the children it kept back run: a yield promises them that, slice end or not. (Found by
+   * review: the kept-back child never ran, and the spawner spun until its deadline.)
+   */
+  @Test
+  void childrenKeptBackRunWhenTheirSpawnerYieldsPinned() throws Exception {
+    try (Scheduler s = Schedulers.multi(2)) {
+      boolean ran = s.start(() -> {
+        holdOtherCarrierBusy(s);
+        for (int i = 0; i < 7; i++) {
+          Fiber.spawn(() -> null); // fills the queue: the next children are kept back
+        }
+        Fiber.spawn(() -> KEPT_BACK_CHILD_RAN.getAndSet(true));
+        return YieldsWhilePinned.CHILD_RAN;
+      }).await();
+      assertTrue(ran, "the kept-back child never ran while its pinned spawner yielded");
+    }
+  }
+
   /** On multi(2): starts a child that blocks the other carrier for a while; fifo has none. */
   private static void holdOtherCarrierBusy(Scheduler s) {
     if (!(s instanceof ExecutorScheduler)) {

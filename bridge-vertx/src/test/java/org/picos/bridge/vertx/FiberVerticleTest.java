@@ -10,6 +10,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.Message;
+import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
@@ -188,9 +189,16 @@ class FiberVerticleTest {
     get(vertx.deployVerticle(server));
 
     assertEquals("hello bus", get(vertx.eventBus().<String>request("greet", "bus")).body());
-    HttpClientRequest request = get(vertx.createHttpClient().request(HttpMethod.POST, port.get(), "127.0.0.1", "/"));
-    // body() in the response callback itself: a response emits its data as soon as it arrives.
-    assertEquals("hello http", get(request.send(Buffer.buffer("http")).compose(HttpClientResponse::body)).toString());
+    // Held until the exchange is over: a client nobody references may be collected, and its
+    // pool closed, between the request and the response ("Pool closed", seen under load).
+    HttpClientAgent client = vertx.createHttpClient();
+    try {
+      HttpClientRequest request = get(client.request(HttpMethod.POST, port.get(), "127.0.0.1", "/"));
+      // body() in the response callback itself: a response emits its data as soon as it arrives.
+      assertEquals("hello http", get(request.send(Buffer.buffer("http")).compose(HttpClientResponse::body)).toString());
+    } finally {
+      get(client.close());
+    }
   }
 
   @Test
