@@ -22,6 +22,10 @@ import java.util.regex.Pattern;
 public final class HttpReport {
   static final List<String> KINDS = List.of("netty-plain", "netty-fiber", "netty-plain-task",
       "netty-fiber-await", "vertx-plain", "vertx-fiber", "vertx-virtual");
+  /** The comparisons the goals are stated in: each server against its contender. */
+  private static final String[][] RATIOS = {
+      {"netty-fiber", "netty-plain"}, {"netty-fiber-await", "netty-plain-task"},
+      {"vertx-fiber", "vertx-plain"}, {"vertx-fiber", "vertx-virtual"}};
 
   private static final Pattern RPS = Pattern.compile("Requests/sec:\\s+([0-9.]+)");
   private static final Pattern P99 = Pattern.compile("\\s99%\\s+([0-9.]+)(us|ms|s)");
@@ -67,10 +71,9 @@ public final class HttpReport {
     }
     md.append("\nSame-run ratios (range over the ").append(runs).append(" runs):\n\n")
         .append("| ratio | connections | requests/s, min–max | p99, min–max |\n|---|---:|---:|---:|\n");
-    ratio(md, dir, runs, connections, "netty-fiber", "netty-plain");
-    ratio(md, dir, runs, connections, "netty-fiber-await", "netty-plain-task");
-    ratio(md, dir, runs, connections, "vertx-fiber", "vertx-plain");
-    ratio(md, dir, runs, connections, "vertx-fiber", "vertx-virtual");
+    for (String[] pair : RATIOS) {
+      ratio(md, dir, runs, connections, pair[0], pair[1]);
+    }
     md.append("\nServer CPU time per request (µs; all of the server's threads, JIT and GC included),"
         + " by run:\n\n| server | connections |");
     for (int r = 1; r <= runs; r++) {
@@ -89,10 +92,9 @@ public final class HttpReport {
     md.append("\nSame-run ratios of CPU per request (range over the ").append(runs).append(" runs; 1.05 or"
         + " less is 95% of the other's requests per CPU second):\n\n"
         + "| ratio | connections | CPU per request, min–max |\n|---|---:|---:|\n");
-    cpuRatio(md, dir, runs, connections, "netty-fiber", "netty-plain");
-    cpuRatio(md, dir, runs, connections, "netty-fiber-await", "netty-plain-task");
-    cpuRatio(md, dir, runs, connections, "vertx-fiber", "vertx-plain");
-    cpuRatio(md, dir, runs, connections, "vertx-fiber", "vertx-virtual");
+    for (String[] pair : RATIOS) {
+      cpuRatio(md, dir, runs, connections, pair[0], pair[1]);
+    }
     md.append("\nWarm-up, run 1: requests in each of the first seconds of load on a fresh server"
         + " (100 connections):\n\n| second |");
     List<List<Long>> curves = new ArrayList<>();
