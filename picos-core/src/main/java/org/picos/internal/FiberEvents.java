@@ -100,6 +100,11 @@ public final class FiberEvents {
     /** Creates the event; call {@code begin()} before the wait. */
     public Suspended() {}
 
+    /** Whether a recording enables this event now. */
+    public static boolean enabled() {
+      return TYPE.isEnabled();
+    }
+
     /**
      * A begun event when a recording enables this event, else null. The event object is live
      * across the wait, so on a fiber it would be frozen with the suspended stack (48 bytes per
