@@ -112,7 +112,7 @@ public final class FiberEvents {
      * will be used.
      */
     public static Suspended beginIfEnabled() {
-      if (!TYPE.isEnabled()) {
+      if (!enabled()) {
         return null;
       }
       Suspended event = new Suspended();

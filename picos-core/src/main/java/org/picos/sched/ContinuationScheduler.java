@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 import org.picos.Fiber;
 import org.picos.Trigger;
 import org.picos.internal.FiberEvents;
@@ -209,9 +210,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
         swapOutContexts(fiber, carrierContext);
         unmount(previous);
       }
-      if (keptBack != 0) {
-        releaseKeptBack(); // before the suspension is published: this slice still owns the list
-      }
+      releaseIfKeepingBack(); // before the suspension is published: this slice still owns the list
       if (continuation.isDone()) {
         try {
           fiberEnded(this);
@@ -279,7 +278,7 @@ abstract class ContinuationScheduler extends AbstractScheduler {
       int n = rememberedCount;
       if (2 * n == r.length) {
         if (n < REMEMBERED) {
-          r = remembered = java.util.Arrays.copyOf(r, 2 * Math.min(2 * n, REMEMBERED));
+          r = remembered = Arrays.copyOf(r, 2 * Math.min(2 * n, REMEMBERED));
         } else {
           if ((keptBack & 1) != 0) {
             schedule((Task) r[0], false); // forgotten: a child kept back must be made runnable now
@@ -296,14 +295,17 @@ abstract class ContinuationScheduler extends AbstractScheduler {
       rememberedCount = (byte) (n + 1);
     }
 
-    /** {@link #releaseKeptBack} if this slice keeps children back: when it cannot suspend. */
+    /**
+     * {@link #releaseKeptBack} if this slice keeps children back: at the end of each slice, and
+     * when the fiber cannot suspend.
+     */
     void releaseIfKeepingBack() {
       if (keptBack != 0) {
         releaseKeptBack();
       }
     }
 
-    /** Makes every child this slice kept back runnable; called at the end of each slice. */
+    /** Makes every child this slice kept back runnable. */
     private void releaseKeptBack() {
       int kept = keptBack & 0xff;
       keptBack = 0;

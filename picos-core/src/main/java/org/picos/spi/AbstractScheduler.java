@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.picos.Computation;
 import org.picos.Fiber;
 import org.picos.Scheduler;
@@ -43,10 +45,10 @@ import org.picos.internal.FibersJmx;
  * line between the two workers). Each {@link Stripe} is an intrusive doubly-linked ring of
  * {@link Live} cells (a continuation fiber's task is its cell, so tracking allocates nothing)
  * guarded by the stripe itself, with a count; a cell goes to the stripe of the thread that
- * tracks it (threads take stripe numbers in turn) and remembers which. Only {@link #track}, {@link #untrack}, {@link #liveFibers},
- * {@link #liveCells} and {@link #beginClose} touch it, each for a few field writes under one
- * stripe's lock, except beginClose, which takes every stripe's lock (in index order: the only
- * place that holds two) to switch the set to closing:
+ * tracks it (threads take stripe numbers in turn) and remembers which. Only {@link #track},
+ * {@link #untrack}, {@link #liveFibers}, {@link #liveCells} and {@link #beginClose} touch it,
+ * each for a few field writes under one stripe's lock, except beginClose, which takes every
+ * stripe's lock (in index order: the only place that holds two) to switch the set to closing:
  * <pre>
  *   OPEN:    track/untrack link/unlink in their stripe and count there, nothing shared
  *   beginClose, all stripe locks held: closing = true, remaining = the sum of the counts,
@@ -69,7 +71,7 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
   /** Set with every stripe's lock held when closing begins; read under any one of them. */
   private boolean closing;
   /** Live fibers once closing began; TERMINATED when it reaches 0 (see the class comment). */
-  private final java.util.concurrent.atomic.AtomicLong remaining = new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong remaining = new AtomicLong();
   private final Computation<Void> terminated = Computation.create();
   private volatile SchedulerClosedException closeCause;
 
@@ -233,8 +235,7 @@ public abstract class AbstractScheduler extends Handler implements Scheduler {
   }
 
   /** Threads take stripe numbers in turn, so that carriers of one scheduler get distinct ones. */
-  private static final java.util.concurrent.atomic.AtomicInteger STRIPES_TAKEN =
-      new java.util.concurrent.atomic.AtomicInteger();
+  private static final AtomicInteger STRIPES_TAKEN = new AtomicInteger();
   private static final ThreadLocal<Integer> STRIPE_OF_THREAD =
       ThreadLocal.withInitial(STRIPES_TAKEN::getAndIncrement);
 
